@@ -1,8 +1,10 @@
-"""How long suggest() takes, for PriorSearcher against HyperOptSearch, on rbv2_xgboost.
+"""How long suggest() takes, for meta-tune's searchers against HyperOptSearch, on rbv2_xgboost.
 
 The prior is fitted on 97 meta-train tasks x 100 random configs; each searcher then runs
 200 sequential trials on a meta-test task and every suggest() and on_trial_complete() call
-is timed. Prints a table (milliseconds). Run: python examples/suggest_overhead.py [YAHPO_DIR]
+is timed. Prints a table (milliseconds).
+Run: python examples/suggest_overhead.py [YAHPO_DIR] [SEARCHERS], SEARCHERS a comma-separated
+subset of PriorSearcher,TransferBOSearcher,HyperOptSearch (default: PriorSearcher,HyperOptSearch).
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from ray.tune.search.hyperopt import HyperOptSearch
 import meta_tune.priors
 from meta_tune.bench import TaskObjective, load_scenario, meta_split
 from meta_tune.bench._methods import random_history
-from meta_tune.searchers import PriorSearcher
+from meta_tune.searchers import PriorSearcher, TransferBOSearcher
 
 
 def timings(searcher: object, objective: TaskObjective, space: dict, metric: str, n: int) -> dict[str, float]:
@@ -35,12 +37,15 @@ def timings(searcher: object, objective: TaskObjective, space: dict, metric: str
     return {
         "suggest median": np.median(s),
         "suggest p99": np.percentile(s, 99),
+        "suggest max": np.max(s),
         "complete median": np.median(c),
         "complete p99": np.percentile(c, 99),
     }
 
 
-def main(data_dir: str | None = None, n: int = 200) -> pd.DataFrame:
+def main(
+    data_dir: str | None = None, n: int = 200, searchers: str = "PriorSearcher,HyperOptSearch"
+) -> pd.DataFrame:
     scenario = load_scenario("rbv2_xgboost", data_dir)
     split = meta_split(scenario)
     history = random_history(scenario, list(split.train), n_per_task=100, seed=0)
@@ -48,14 +53,16 @@ def main(data_dir: str | None = None, n: int = 200) -> pd.DataFrame:
     history = history.drop(columns=["runtime"], errors="ignore")
     prior = meta_tune.priors.fit(history, space=scenario.param_space(), metric="acc", mode="max")
     objective = TaskObjective(scenario, split.test[0])
-    rows = {
-        "PriorSearcher": timings(
-            PriorSearcher(prior=prior, seed=0), objective, scenario.param_space(), "acc", n
-        ),
-        "HyperOptSearch": timings(
-            HyperOptSearch(random_state_seed=0), objective, scenario.param_space(conditional=False), "acc", n
-        ),
+    space, flat = scenario.param_space(), scenario.param_space(conditional=False)
+    builders = {
+        "PriorSearcher": lambda: (PriorSearcher(prior=prior, seed=0), space),
+        "TransferBOSearcher": lambda: (TransferBOSearcher(prior=prior, seed=0), space),
+        "HyperOptSearch": lambda: (HyperOptSearch(random_state_seed=0), flat),
     }
+    rows = {}
+    for name in searchers.split(","):
+        searcher, param_space = builders[name]()
+        rows[name] = timings(searcher, objective, param_space, "acc", n)
     table = pd.DataFrame(rows).T.round(2)
     print(f"{len(split.train)} training tasks, {n} target trials (milliseconds per call):")
     print(table.to_string())
@@ -63,4 +70,4 @@ def main(data_dir: str | None = None, n: int = 200) -> pd.DataFrame:
 
 
 if __name__ == "__main__":
-    main(sys.argv[1] if len(sys.argv) > 1 else None)
+    main(*sys.argv[1:2], searchers=sys.argv[2] if len(sys.argv) > 2 else "PriorSearcher,HyperOptSearch")

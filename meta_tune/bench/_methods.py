@@ -123,6 +123,13 @@ def _prior_cma(context: MethodContext) -> Searcher:
     )
 
 
+def _transfer_bo(context: MethodContext) -> Searcher:
+    from meta_tune.searchers import TransferBOSearcher
+
+    assert context.prior is not None
+    return TransferBOSearcher(prior=context.prior, seed=context.seed)
+
+
 def _optuna(context: MethodContext) -> Searcher:
     from ray.tune.search.optuna import OptunaSearch
 
@@ -170,6 +177,7 @@ METHODS: dict[str, Method] = {
         Method("prior", _prior, transfer=True),
         Method("prior_cma", _prior_cma, transfer=True),
         Method("prior_tpe", _prior_tpe, transfer=True),
+        Method("transfer_bo", _transfer_bo, transfer=True),
     ]
 }
 

@@ -119,6 +119,15 @@ class Prior:
         return [t.name for t in self._tasks]
 
     @property
+    def tasks(self) -> tuple[TaskHistory, ...]:
+        """Each training task's finished trials in the target space's ordinal encoding.
+
+        In :attr:`task_names` order; ``loss`` is oriented so that lower is better. Model-based
+        searchers (``TransferBOSearcher``) fit their per-task models on these.
+        """
+        return tuple(self._tasks)
+
+    @property
     def portfolio(self) -> list[dict[str, Any]]:
         """The zero-shot portfolio: configs to evaluate first, best-first greedy order."""
         return [dict(c) for c in self._portfolio]

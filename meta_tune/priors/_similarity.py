@@ -70,12 +70,14 @@ def ranking_weights(
     counts = np.stack([np.bincount(rng.integers(0, n, n), minlength=n) for _ in range(n_bootstrap)]).astype(
         float
     )
-    reference = 0.5 * np.einsum("bi,ij,bj->b", counts, better.astype(float), counts)
+    # Bootstrap b's loss is sum_ij c_bi W_ij c_bj; as a matrix product it runs in BLAS (the
+    # counts and pair indicators are small integers, so every sum is exact in any order).
+    reference = 0.5 * ((counts @ better.astype(float)) * counts).sum(axis=1)
     losses = np.empty((n_bootstrap, n_tasks + 1))
     for t, raw in enumerate(predictions):
         pred = np.asarray(raw, dtype=float)[-_MAX_OBSERVATIONS:]
         wrong = better & (pred[:, None] >= pred[None, :])
-        losses[:, t] = np.einsum("bi,ij,bj->b", counts, wrong.astype(float), counts)
+        losses[:, t] = ((counts @ wrong.astype(float)) * counts).sum(axis=1)
     losses[:, n_tasks] = reference
     # Ties: the reference wins a tie (no evidence for transfer); among tasks, prior weights decide.
     tie_break = np.append(-np.asarray(prior_weights, dtype=float) * 1e-9, -1e-6)

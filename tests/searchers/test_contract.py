@@ -9,7 +9,7 @@ from ray.tune.search import Searcher
 from ray.tune.search.hyperopt import HyperOptSearch
 
 import meta_tune.priors
-from meta_tune.searchers import PriorSearcher
+from meta_tune.searchers import PriorSearcher, TransferBOSearcher
 from meta_tune.testing import SearcherContract
 
 
@@ -20,6 +20,15 @@ class TestPriorSearcher(SearcherContract):
 
     def make(self, **kwargs: Any) -> Searcher:
         return PriorSearcher(prior=self.prior, **kwargs)
+
+
+class TestTransferBOSearcher(SearcherContract):
+    @pytest.fixture(autouse=True)
+    def _prior(self, contract_prior: meta_tune.priors.Prior) -> None:
+        self.prior = contract_prior
+
+    def make(self, **kwargs: Any) -> Searcher:
+        return TransferBOSearcher(prior=self.prior, **kwargs)
 
 
 class TestHyperOptSearchControl(SearcherContract):
