@@ -4,9 +4,14 @@ The simulator calls a searcher exactly as Tune's ``SearchGenerator`` does -
 ``set_search_properties(metric, mode, param_space, num_samples=...)``, ``suggest(trial_id)``,
 ``on_trial_result`` for every reported step and ``on_trial_complete`` with the last result -
 with ``num_workers`` trials in flight (Tune's ``max_concurrent_trials``, i.e. the searcher
-wrapped in ``ConcurrencyLimiter``). Time is simulated: each trial's steps finish at the
-cumulative runtimes the objective reports, and an event queue delivers them in time order,
-as Syne Tune's simulator back-end does. No Ray runtime is started.
+wrapped in ``ConcurrencyLimiter``). A Tune trial scheduler sees what Tune's ``TuneController``
+shows it: ``on_trial_add``, ``on_trial_result`` for every step (a ``STOP`` ends the trial
+there: that result goes to ``on_trial_complete`` of both, never to the searcher's
+``on_trial_result``), ``on_trial_complete`` and ``on_trial_error``. Schedulers that pause
+trials (HyperBand, PBT) need Tune's trial queue: run them with the real-Tune driver.
+Time is simulated: each trial's steps finish at the cumulative runtimes the objective
+reports, and an event queue delivers them in time order, as Syne Tune's simulator back-end
+does. No Ray runtime is started.
 """
 
 from __future__ import annotations
@@ -25,6 +30,7 @@ from meta_tune.errors import InvalidConfigError
 from meta_tune.space import flatten
 
 if TYPE_CHECKING:
+    from ray.tune.schedulers import TrialScheduler
     from ray.tune.search import Searcher
 
 logger = logging.getLogger(__name__)
@@ -44,6 +50,8 @@ class SimulationConfig:
         num_trials: Trials to start (Tune's ``num_samples``).
         num_workers: Trials running at once (Tune's ``max_concurrent_trials``).
         time_key: The key of each step holding the cumulative simulated seconds.
+        time_budget: Simulated seconds after which the run ends (trials still running
+            then are left out); None: the run ends when ``num_trials`` have finished.
     """
 
     metric: str
@@ -51,6 +59,7 @@ class SimulationConfig:
     num_trials: int
     num_workers: int = 1
     time_key: str = "time_total_s"
+    time_budget: float | None = None
 
     def __post_init__(self) -> None:
         if self.mode not in ("min", "max"):
@@ -59,6 +68,8 @@ class SimulationConfig:
             raise InvalidConfigError(
                 f"num_trials and num_workers must be >= 1, got {self.num_trials} and {self.num_workers}"
             )
+        if self.time_budget is not None and not self.time_budget > 0:
+            raise InvalidConfigError(f"time_budget must be > 0 simulated seconds, got {self.time_budget}")
 
 
 def simulate(
@@ -66,6 +77,8 @@ def simulate(
     objective: Objective,
     param_space: Mapping[str, Any],
     config: SimulationConfig,
+    *,
+    scheduler: TrialScheduler | None = None,
 ) -> pd.DataFrame:
     """Run one simulated tuning run and return its trials in completion order.
 
@@ -75,16 +88,21 @@ def simulate(
         objective: Maps a config to its reported steps (see :data:`Objective`).
         param_space: The Tune ``param_space``; its constants are merged into every
             suggested config, as Tune merges them.
-        config: Metric, mode, number of trials and workers.
+        config: Metric, mode, number of trials and workers, time budget.
+        scheduler: A fresh Tune trial scheduler that stops trials (FIFO when None); it
+            gets the run's metric and mode as ``TuneConfig`` would pass them.
 
     Returns:
         One row per finished trial, in order of simulated end time: ``trial`` (start
-        order), ``trial_id``, ``start_time``, ``end_time``, ``steps``, ``error``, the final
-        value of ``config.metric``, and the config as ``config/<flattened name>`` columns.
+        order), ``trial_id``, ``start_time``, ``end_time``, ``steps``, ``stopped`` (ended
+        early by the scheduler), ``error``, the last value of ``config.metric``, and the
+        config as ``config/<flattened name>`` columns.
 
     Raises:
-        InvalidConfigError: The searcher refused the search properties.
+        InvalidConfigError: The searcher or scheduler refused the search properties, or
+            the scheduler paused a trial.
     """
+    from ray.tune.schedulers import FIFOScheduler, TrialScheduler
     from ray.tune.search import ConcurrencyLimiter, Searcher
     from ray.tune.search.util import _set_search_properties_backwards_compatible
 
@@ -101,6 +119,14 @@ def simulate(
         raise InvalidConfigError(
             "The searcher was already given its own search space, so it ignores the param_space "
             "of the simulation; construct it without a space (Tune rejects this case the same way)."
+        )
+    # Tune passes its TuneController and Trial objects; here there is no controller and the
+    # trials are the simulator's own records (schedulers use trial.trial_id), hence Any.
+    rule: Any = scheduler if scheduler is not None else FIFOScheduler()
+    if not rule.set_search_properties(config.metric, config.mode):
+        raise InvalidConfigError(
+            f"The scheduler {type(rule).__name__} was built with its own metric or mode; construct it "
+            "without them (Tune rejects this case the same way) so that the run's are used."
         )
     constants = _constants(param_space)
 
@@ -121,6 +147,7 @@ def simulate(
             trial_config = _merge(constants, suggestion)
             trial = _Trial(index=started, trial_id=trial_id, config=trial_config, start=now)
             trials[trial_id] = trial
+            rule.on_trial_add(None, trial)
             started += 1
             free -= 1
             try:
@@ -144,26 +171,42 @@ def simulate(
                 )
             break
         now, _, step, trial_id = heapq.heappop(events)
+        if config.time_budget is not None and now > config.time_budget:
+            break
         trial = trials[trial_id]
         if step < 0:
+            rule.on_trial_error(None, trial)
             searcher.on_trial_complete(trial_id, result=None, error=True)
             rows.append(trial.row(config.metric, now, None))
             free += 1
             continue
         result = _result(trial, step, now, config)
-        searcher.on_trial_result(trial_id, result)
+        decision = rule.on_trial_result(None, trial, result)
+        if decision == TrialScheduler.PAUSE:
+            raise InvalidConfigError(
+                f"{type(rule).__name__} paused a trial; the simulator runs schedulers that continue or "
+                "stop trials (FIFO, ASHA, MetaStoppingScheduler). Run pausing schedulers (HyperBand, PBT) "
+                "with meta_tune.bench.run_tune."
+            )
         assert trial.steps is not None
-        if step + 1 < len(trial.steps):
-            step_time = float(trial.steps[step + 1].get(config.time_key, 0.0))
-            heapq.heappush(events, (trial.start + step_time, trial.index, step + 1, trial_id))
+        last = step + 1 == len(trial.steps)
+        if decision == TrialScheduler.STOP:
+            result["done"] = True
+            trial.stopped = not last
         else:
+            searcher.on_trial_result(trial_id, result)
+        if decision == TrialScheduler.STOP or last:
+            rule.on_trial_complete(None, trial, result)
             searcher.on_trial_complete(trial_id, result=result, error=False)
             rows.append(trial.row(config.metric, now, result))
             free += 1
+        else:
+            step_time = float(trial.steps[step + 1].get(config.time_key, 0.0))
+            heapq.heappush(events, (trial.start + step_time, trial.index, step + 1, trial_id))
     return pd.DataFrame(rows)
 
 
-@dataclass
+@dataclass(eq=False)  # hashed by identity, as schedulers key dicts by trial
 class _Trial:
     index: int
     trial_id: str
@@ -171,6 +214,7 @@ class _Trial:
     start: float
     steps: list[Mapping[str, Any]] | None = None
     error: str | None = None
+    stopped: bool = False
 
     def row(self, metric: str, end: float, result: Mapping[str, Any] | None) -> dict[str, Any]:
         value = math.nan if result is None else float(result.get(metric, math.nan))
@@ -180,6 +224,7 @@ class _Trial:
             "start_time": self.start,
             "end_time": end,
             "steps": 0 if result is None else result["training_iteration"],
+            "stopped": self.stopped,
             "error": self.error,
             metric: value,
             **{f"config/{k}": v for k, v in flatten(self.config).items()},

@@ -20,9 +20,17 @@ from meta_tune.cli._table import echo_table
     "--methods",
     default="random,hyperopt,portfolio+random,prior",
     show_default=True,
-    help="Comma-separated method names.",
+    help="Comma-separated method names; SEARCHER@SCHEDULER adds a scheduler (e.g. hyperopt@asha).",
 )
-@click.option("--trials", default=100, show_default=True, help="Trials per run.")
+@click.option(
+    "--trials", default=100, show_default=True, help="Trials per run (at most, with --time-budget)."
+)
+@click.option(
+    "--time-budget",
+    type=float,
+    default=None,
+    help="End each run after this much simulated time, in multiples of the task's median runtime.",
+)
 @click.option("--seeds", default=5, show_default=True, help="Runs per method and task.")
 @click.option("--workers", default=1, show_default=True, help="Trials in flight at once.")
 @click.option("--tasks", default=None, help="Comma-separated meta-test task ids (default: all of them).")
@@ -48,6 +56,7 @@ def bench(
     scenario: str,
     methods: str,
     trials: int,
+    time_budget: float | None,
     seeds: int,
     workers: int,
     tasks: str | None,
@@ -69,6 +78,7 @@ def bench(
         workers=workers,
         history_trials=history_trials,
         tasks=tuple(t.strip() for t in tasks.split(",")) if tasks else None,
+        time_budget=time_budget,
     )
     out.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
@@ -98,6 +108,15 @@ def bench(
     if saturated:
         click.echo(f"\nWithout the {len(saturated)} saturated tasks ({', '.join(saturated)}):")
         echo_table(budget_table(summarize(table[~table["task"].isin(saturated)]), budgets))
+    if time_budget is not None:
+        time_budgets = [time_budget * f for f in (1 / 16, 1 / 8, 1 / 4, 1 / 2, 1)]
+        by_time = regret_table(
+            trajectories, bounds, budgets=time_budgets, by="time", time_unit="median_runtime"
+        )
+        by_time.to_csv(out / "regret_time.csv", index=False)
+        click.echo("\nMean (median) normalized regret and mean rank at each simulated-time budget")
+        click.echo("(multiples of the task's median runtime):")
+        echo_table(budget_table(summarize(by_time), time_budgets))
     plot_regret(
         trajectories,
         bounds,

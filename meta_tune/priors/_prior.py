@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from functools import cached_property
@@ -16,11 +15,17 @@ import numpy as np
 import pandas as pd
 
 from meta_tune._imports import require
+from meta_tune._io import atomic_write
 from meta_tune.errors import InvalidConfigError
 from meta_tune.priors._density import MixtureDensity
 from meta_tune.priors._history import TaskHistory, meta_features, read_history
 from meta_tune.priors._portfolio import fit_surrogates, greedy_portfolio, regret_matrix
-from meta_tune.priors._similarity import TaskWeights, meta_feature_weights, ranking_weights
+from meta_tune.priors._similarity import (
+    MAX_RANKED_OBSERVATIONS,
+    TaskWeights,
+    meta_feature_weights,
+    ranking_weights,
+)
 from meta_tune.space import CategoricalParam, SearchSpace
 
 if TYPE_CHECKING:
@@ -111,6 +116,7 @@ class Prior:
         self._meta_weights = meta_feature_weights(meta_features(tasks, self.target_meta), len(tasks))
         self._top = [t.top(self.config.top_quantile, self.config.min_top) for t in tasks]
         self._portfolio = portfolio if portfolio is not None else self._fit_portfolio()
+        self._prediction_cache: dict[bytes, np.ndarray] = {}
 
     # ------------------------------------------------------------------ description
     @property
@@ -217,11 +223,26 @@ class Prior:
         finite = np.isfinite(values_arr)
         if finite.sum() < 2:
             return TaskWeights(tasks=self._meta_weights.copy(), none=0.0)
-        unit = self.space.encode_many([c for c, ok in zip(configs, finite) if ok], "ordinal")
         loss = values_arr[finite] if self.mode == "min" else -values_arr[finite]
-        predictions = [m.predict(unit) for m in self._surrogates]
+        # ranking_weights reads only the latest observations: predict only those.
+        kept = [c for c, ok in zip(configs, finite) if ok][-MAX_RANKED_OBSERVATIONS:]
+        predictions = list(self._predict_tasks(self.space.encode_many(kept, "ordinal")).T)
         rng = np.random.default_rng([self.config.seed, len(loss)])
         return ranking_weights(predictions, loss, self._meta_weights, rng)
+
+    def _predict_tasks(self, unit: np.ndarray) -> np.ndarray:
+        """Every training task's surrogate at each encoded config, ``(n, n_tasks)``, memoized.
+
+        Searchers re-weight tasks as observations come in, over mostly the same configs;
+        each config's predictions are computed once.
+        """
+        cache = self._prediction_cache
+        keys = [row.tobytes() for row in unit]
+        new = [i for i, key in enumerate(keys) if key not in cache]
+        if new:
+            fresh = np.column_stack([m.predict(unit[new]) for m in self._surrogates])
+            cache.update({keys[i]: row for i, row in zip(new, fresh)})
+        return np.array([cache[key] for key in keys]).reshape(len(keys), len(self._surrogates))
 
     # ------------------------------------------------------------------ fitting
     def _fit_portfolio(self) -> list[dict[str, Any]]:
@@ -262,10 +283,10 @@ class Prior:
             "tasks": [{"name": t.name, "meta": t.meta} for t in self._tasks],
             "portfolio": self._portfolio,
         }
-        _atomic_write(
+        atomic_write(
             path.with_suffix(".npz"), lambda f: np.savez_compressed(f, **cast(dict[str, Any], arrays))
         )
-        _atomic_write(path, lambda f: f.write(json.dumps(document, indent=1).encode()))
+        atomic_write(path, lambda f: f.write(json.dumps(document, indent=1).encode()))
 
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> Prior:
@@ -348,18 +369,6 @@ def _flat_values(space: SearchSpace, config: Mapping[str, Any]) -> dict[str, Any
 
     flat = flatten(config)
     return {name: flat.get(name) for name in space.names if name in flat}
-
-
-def _atomic_write(path: Path, write: Any) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            write(f)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def fit(

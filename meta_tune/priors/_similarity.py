@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-_MAX_OBSERVATIONS = 200  # the most recent target observations a ranking loss looks at
+MAX_RANKED_OBSERVATIONS = 200  # the most recent target observations a ranking loss looks at
 
 
 @dataclass(frozen=True)
@@ -62,7 +62,7 @@ def ranking_weights(
         The task weights and the weight of "no transfer".
     """
     n_tasks = len(predictions)
-    target_loss = np.asarray(target_loss, dtype=float)[-_MAX_OBSERVATIONS:]
+    target_loss = np.asarray(target_loss, dtype=float)[-MAX_RANKED_OBSERVATIONS:]
     n = len(target_loss)
     if n < 2:
         return TaskWeights(tasks=np.asarray(prior_weights, dtype=float), none=0.0)
@@ -75,7 +75,7 @@ def ranking_weights(
     reference = 0.5 * ((counts @ better.astype(float)) * counts).sum(axis=1)
     losses = np.empty((n_bootstrap, n_tasks + 1))
     for t, raw in enumerate(predictions):
-        pred = np.asarray(raw, dtype=float)[-_MAX_OBSERVATIONS:]
+        pred = np.asarray(raw, dtype=float)[-MAX_RANKED_OBSERVATIONS:]
         wrong = better & (pred[:, None] >= pred[None, :])
         losses[:, t] = ((counts @ wrong.astype(float)) * counts).sum(axis=1)
     losses[:, n_tasks] = reference

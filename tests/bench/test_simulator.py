@@ -112,3 +112,42 @@ def test_bad_settings_are_refused() -> None:
         SimulationConfig(metric="loss", mode="maximize", num_trials=2)  # type: ignore[arg-type]
     with pytest.raises(InvalidConfigError, match="must be >= 1, got 0 and 1"):
         SimulationConfig(metric="loss", mode="min", num_trials=0)
+
+
+def test_a_scheduler_stops_trials_as_tune_does() -> None:
+    from ray.tune.schedulers import ASHAScheduler
+
+    searcher = RecordingSearcher()
+    frame = simulate(searcher, objective, SPACE, SimulationConfig(metric="loss", mode="min", num_trials=30),
+                     scheduler=ASHAScheduler(max_t=3, grace_period=1, reduction_factor=3))
+    stopped = frame[frame["stopped"]]
+    assert len(stopped) > 10 and (stopped["steps"] < 3).all()
+    assert (frame.loc[~frame["stopped"], "steps"] == 3).all()
+    for trial_id, steps in zip(stopped["trial_id"], stopped["steps"]):
+        calls = [kind for kind, t in searcher.calls if t == trial_id]
+        # The result that triggered the stop reaches on_trial_complete, never on_trial_result.
+        assert calls == ["suggest", *["result"] * (steps - 1), "complete"]
+    # A stopped trial frees its worker at the stop: the next one starts right then.
+    ends = frame.sort_values("end_time")["end_time"].to_numpy()
+    starts = frame.sort_values("start_time")["start_time"].to_numpy()
+    np.testing.assert_allclose(starts[1:], ends[:-1])
+
+
+def test_pausing_schedulers_and_schedulers_with_their_own_metric_are_refused() -> None:
+    from ray.tune.schedulers import ASHAScheduler, HyperBandScheduler
+
+    setup = SimulationConfig(metric="loss", mode="min", num_trials=20, num_workers=2)
+    with pytest.raises(InvalidConfigError, match=r"paused a trial.*meta_tune\.bench\.run_tune"):
+        simulate(RecordingSearcher(), objective, SPACE, setup, scheduler=HyperBandScheduler(max_t=3))
+    with pytest.raises(InvalidConfigError, match="built with its own metric or mode"):
+        simulate(RecordingSearcher(), objective, SPACE, setup,
+                 scheduler=ASHAScheduler(metric="loss", mode="min", max_t=3))
+
+
+def test_a_time_budget_ends_the_run() -> None:
+    setup = SimulationConfig(metric="loss", mode="min", num_trials=1000, num_workers=2, time_budget=500.0)
+    frame = simulate(RecordingSearcher(), objective, SPACE, setup)
+    assert 5 < len(frame) < 1000
+    assert frame["end_time"].max() <= 500.0
+    with pytest.raises(InvalidConfigError, match="time_budget must be > 0"):
+        SimulationConfig(metric="loss", mode="min", num_trials=2, time_budget=0)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -71,3 +72,40 @@ def test_simulator_and_tune_agree(
     assert bounds.regret(simulated[metric].to_numpy()).min() == pytest.approx(
         bounds.regret(tuned[metric].to_numpy()).min()
     )
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize("scheduler_name", ["asha", "meta_stopping"])
+def test_simulator_and_tune_stop_the_same_trials(
+    ray_session: None, yahpo_dir: Path, tmp_path: Path, scheduler_name: str
+) -> None:
+    from ray.tune.schedulers import ASHAScheduler
+
+    from meta_tune.bench._schedulers import random_curves
+    from meta_tune.schedulers import CurvePredictor, MetaStoppingScheduler
+
+    scenario = load_scenario("lcbench", yahpo_dir)
+    metric = scenario.default_metric
+    space = scenario.param_space(conditional=False)
+    objective = TaskObjective(scenario, "7593")
+    setup = SimulationConfig(metric=metric, mode="max", num_trials=10, time_key=SIM_TIME_KEY)
+    curves = random_curves(scenario, ["3945", "167168"], n_per_task=40, seed=0, metric=metric)
+    predictor = CurvePredictor.fit(curves, metric=metric, mode="max")
+
+    def scheduler() -> Any:
+        if scheduler_name == "asha":
+            return ASHAScheduler(max_t=52, grace_period=2, reduction_factor=3)
+        return MetaStoppingScheduler(predictor, top_k=1, threshold=0.2)
+
+    def searcher() -> HyperOptSearch:
+        return HyperOptSearch(random_state_seed=3, n_initial_points=4)
+
+    simulated = simulate(searcher(), objective, space, setup, scheduler=scheduler())
+    simulated = simulated.sort_values("trial").reset_index(drop=True)
+    tuned = run_tune(searcher(), objective, space, setup, storage_path=tmp_path / "tune", scheduler=scheduler(),
+                     time_scale=1e-4)
+    assert simulated["stopped"].sum() >= 3
+    assert tuned["steps"].tolist() == simulated["steps"].tolist()
+    config_columns = sorted(c for c in simulated.columns if c.startswith("config/"))
+    pd.testing.assert_frame_equal(simulated[config_columns], tuned[config_columns], check_dtype=False)
+    np.testing.assert_allclose(simulated[metric], tuned[metric], rtol=1e-6)

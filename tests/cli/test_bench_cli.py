@@ -81,3 +81,31 @@ def test_bench_explains_bad_input(
             ]
         )
     assert "are meta-train tasks of rbv2_rpart" in capsys.readouterr().err
+
+
+def test_bench_runs_searchers_under_schedulers_in_simulated_time(
+    yahpo_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    pytest.importorskip("matplotlib")
+    monkeypatch.setenv("MT_CACHE_DIR", str(tmp_path / "cache"))
+    out = tmp_path / "out"
+    methods = "random,random@asha,random@meta_stopping,random@prior_asha,prior@meta_asha"
+    main(["bench", "--scenario", "lcbench", "--methods", methods, "--trials", "200", "--time-budget", "4",
+          "--workers", "4", "--seeds", "1", "--tasks", "7593", "--history-trials", "10",
+          "--data-dir", str(yahpo_dir), "--out", str(out)])
+    printed = capsys.readouterr().out
+    assert "at each simulated-time budget" in printed and "@4" in printed
+    trajectories = pd.read_csv(out / "trajectories.csv")
+    runs = trajectories.groupby("method")
+    assert set(runs.groups) == set(methods.split(","))
+    # Early stopping buys more (shorter) trials within the same simulated time.
+    assert runs.size()["random"] < runs.size()["random@asha"]
+    assert runs.size()["random"] < runs.size()["random@meta_stopping"]
+    assert not trajectories.loc[trajectories["method"] == "random", "stopped"].any()
+    assert trajectories.loc[trajectories["method"] == "random@meta_stopping", "stopped"].any()
+    by_time = pd.read_csv(out / "regret_time.csv")
+    assert by_time["regret"].between(0, 1).all()
+    with pytest.raises(SystemExit):
+        main(["bench", "--scenario", "lcbench", "--methods", "random@pbt", "--data-dir", str(yahpo_dir),
+              "--out", str(out)])
+    assert "Unknown scheduler 'pbt' in method 'random@pbt'; choose from" in capsys.readouterr().err

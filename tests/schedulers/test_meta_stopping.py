@@ -1,0 +1,167 @@
+"""MetaStoppingScheduler's decisions, without Ray (the rule) and inside real Tune runs."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+from ray.tune.schedulers import ASHAScheduler, FIFOScheduler, TrialScheduler
+
+from meta_tune.errors import InvalidConfigError
+from meta_tune.schedulers import CurvePredictor, MetaStoppingScheduler
+from tests.schedulers.conftest import STEPS, curve_of
+
+
+@dataclass
+class FakeTrial:
+    trial_id: str
+
+
+@pytest.fixture(scope="module")
+def predictor(train_curves: pd.DataFrame) -> CurvePredictor:
+    return CurvePredictor.fit(train_curves, metric="acc", mode="max")
+
+
+def run_curve(scheduler: TrialScheduler, trial_id: str, curve: np.ndarray, metric: str = "acc") -> int:
+    """Feed a curve step by step as Tune would; the step at which the trial ended."""
+    trial = FakeTrial(trial_id)
+    scheduler.on_trial_add(None, trial)  # type: ignore[arg-type]
+    for step, value in enumerate(curve, start=1):
+        result = {"training_iteration": step, metric: float(value)}
+        decision = scheduler.on_trial_result(None, trial, result)  # type: ignore[arg-type]
+        if decision == TrialScheduler.STOP or step == len(curve):
+            scheduler.on_trial_complete(None, trial, result)  # type: ignore[arg-type]
+            return step
+    raise AssertionError("unreachable")
+
+
+def finals_and_curves(curves: pd.DataFrame, task: str) -> tuple[pd.Series, dict[int, np.ndarray]]:
+    finals = curves[(curves["task"] == task) & (curves["training_iteration"] == STEPS)].set_index("trial")["acc"]
+    return finals, {int(t): curve_of(curves, task, int(t)) for t in finals.index}
+
+
+def test_bad_trials_stop_early_once_good_ones_have_finished(
+    predictor: CurvePredictor, test_curves: pd.DataFrame
+) -> None:
+    finals, curves = finals_and_curves(test_curves, "t0")
+    order = finals.sort_values(ascending=False).index.tolist()
+    scheduler = MetaStoppingScheduler(predictor, min_t=2, top_k=3, threshold=0.05)
+    # Until top_k trials have finished, nothing is stopped, however bad.
+    assert [run_curve(scheduler, f"worst{i}", curves[order[-1 - i]]) for i in range(3)] == [STEPS] * 3
+    for i in range(3):
+        run_curve(scheduler, f"good{i}", curves[order[i]])
+    ended = {t: run_curve(scheduler, f"trial{t}", curves[t]) for t in order[3:]}
+    bad = [t for t in order[3:] if finals[t] < finals[order[2]] - 0.1]
+    assert bad and all(ended[t] <= 4 for t in bad)
+    assert all(ended[t] >= 2 for t in ended)  # min_t
+    # No trial that would have beaten the reference was stopped.
+    assert all(ended[t] == STEPS for t in order[3:] if finals[t] > finals[order[2]])
+    assert "stopped early" in scheduler.debug_string()
+
+
+def test_mode_min_decides_the_same_on_the_mirrored_problem(
+    train_curves: pd.DataFrame, test_curves: pd.DataFrame
+) -> None:
+    up = MetaStoppingScheduler(CurvePredictor.fit(train_curves, metric="acc", mode="max"), top_k=2)
+    mirrored = train_curves.assign(loss=-train_curves["acc"])
+    down = MetaStoppingScheduler(CurvePredictor.fit(mirrored, metric="loss", mode="min"), top_k=2)
+    _, curves = finals_and_curves(test_curves, "t1")
+    a = [run_curve(up, str(t), c) for t, c in curves.items()]
+    b = [run_curve(down, str(t), -c, metric="loss") for t, c in curves.items()]
+    assert a == b and min(a) < STEPS
+
+
+def test_the_base_scheduler_decides_first_and_its_pause_stands(predictor: CurvePredictor) -> None:
+    class PauseAtThree(FIFOScheduler):
+        def on_trial_result(self, tune_controller: Any, trial: Any, result: dict) -> str:
+            return TrialScheduler.PAUSE if result["training_iteration"] == 3 else TrialScheduler.CONTINUE
+
+    scheduler = MetaStoppingScheduler(predictor, base=PauseAtThree())
+    trial = FakeTrial("a")
+    scheduler.on_trial_add(None, trial)  # type: ignore[arg-type]
+    decisions = [scheduler.on_trial_result(None, trial, {"training_iteration": s, "acc": 0.5})  # type: ignore[arg-type]
+                 for s in (1, 2, 3)]
+    assert decisions == ["CONTINUE", "CONTINUE", "PAUSE"]
+    # Resumed from an older checkpoint: steps come again and overwrite, nothing breaks.
+    assert scheduler.on_trial_result(None, trial, {"training_iteration": 2, "acc": 0.6}) == "CONTINUE"  # type: ignore[arg-type]
+
+    asha = MetaStoppingScheduler(predictor, base=ASHAScheduler(max_t=STEPS, grace_period=1, reduction_factor=2))
+    asha.set_search_properties("acc", "max")
+    ends = [run_curve(asha, f"t{i}", np.full(STEPS, 0.9 - 0.1 * i)) for i in range(3)]
+    assert ends[0] == STEPS and ends[2] == 1  # ASHA's rung 1 stops the third, worse trial
+
+
+def test_save_and_restore_continue_with_the_same_decisions(
+    tmp_path: Path, predictor: CurvePredictor, test_curves: pd.DataFrame
+) -> None:
+    _, curves = finals_and_curves(test_curves, "t0")
+    items = list(curves.items())
+    whole = MetaStoppingScheduler(predictor, base=ASHAScheduler(max_t=STEPS))
+    whole.set_search_properties("acc", "max")
+    first = [run_curve(whole, str(t), c) for t, c in items[:20]]
+    whole.save(str(tmp_path / "scheduler.pkl"))
+    rest = [run_curve(whole, str(t), c) for t, c in items[20:]]
+
+    resumed = MetaStoppingScheduler(predictor, base=ASHAScheduler(max_t=STEPS))
+    resumed.restore(str(tmp_path / "scheduler.pkl"))
+    assert [run_curve(resumed, str(t), c) for t, c in items[20:]] == rest
+    assert min(first + rest) < STEPS
+
+
+def test_without_history_the_parametric_rule_stops_hopeless_curves() -> None:
+    scheduler = MetaStoppingScheduler(metric="acc", mode="max", max_t=30, min_t=5, top_k=1)
+    t = np.arange(1, 31)
+    assert run_curve(scheduler, "good", 0.9 - 0.3 * t**-1.0) == 30
+    assert run_curve(scheduler, "hopeless", 0.5 - 0.3 * t**-1.0) <= 6
+
+
+def test_bad_settings_are_refused(predictor: CurvePredictor) -> None:
+    with pytest.raises(InvalidConfigError, match="needs max_t= when no predictor is given"):
+        MetaStoppingScheduler()
+    with pytest.raises(InvalidConfigError, match="mode='min' conflicts with the predictor"):
+        MetaStoppingScheduler(predictor, mode="min")
+    with pytest.raises(InvalidConfigError, match="max_t=50 conflicts with the predictor's max_t=20"):
+        MetaStoppingScheduler(predictor, max_t=50)
+    with pytest.raises(InvalidConfigError, match=r"threshold is a probability in \(0, 1\), got 2"):
+        MetaStoppingScheduler(predictor, threshold=2)
+    with pytest.raises(InvalidConfigError, match=r"min_t must lie in \[1, max_t=20\], got 0"):
+        MetaStoppingScheduler(predictor, min_t=0)
+    unset = MetaStoppingScheduler(max_t=10)
+    with pytest.raises(InvalidConfigError, match=r"tune.TuneConfig\(metric=..., mode=...\)"):
+        unset.on_trial_add(None, FakeTrial("x"))  # type: ignore[arg-type]
+    assert not MetaStoppingScheduler(predictor).set_search_properties("loss", "max")
+
+
+@pytest.mark.integration
+@pytest.mark.slow
+@pytest.mark.parametrize("base", ["asha", "hyperband"])
+def test_inside_a_tuner_with_concurrent_trials(
+    ray_session: None, tmp_path: Path, predictor: CurvePredictor, base: str
+) -> None:
+    from ray import tune
+    from ray.tune.schedulers import HyperBandScheduler
+
+    from tests.schedulers._trainable import curve_trainable
+
+    inner = (ASHAScheduler(max_t=STEPS, grace_period=1, reduction_factor=2) if base == "asha"
+             else HyperBandScheduler(max_t=STEPS, reduction_factor=3))
+    scheduler = MetaStoppingScheduler(predictor, min_t=2, top_k=2, base=inner)
+    # HyperBand's first bracket runs its first four trials to max_t; later ones meet the rule.
+    qualities = [0.95, 0.9, 0.85, 0.8, 0.1, 0.05, 0.15, 0.75, 0.0, 0.2]
+    tuner = tune.Tuner(
+        curve_trainable,
+        param_space={"quality": tune.grid_search(qualities)},
+        tune_config=tune.TuneConfig(scheduler=scheduler, max_concurrent_trials=2, reuse_actors=True),
+        run_config=tune.RunConfig(storage_path=str(tmp_path), verbose=0),
+    )
+    results = tuner.fit()
+    assert not results.errors
+    steps = {r.config["quality"]: r.metrics["training_iteration"] for r in results}
+    best = results.get_best_result(metric="acc", mode="max")
+    assert best.config["quality"] == 0.95 and steps[0.95] == STEPS
+    hopeless = [q for q in qualities if q <= 0.2]
+    assert all(steps[q] < STEPS for q in hopeless), steps
