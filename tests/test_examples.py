@@ -29,3 +29,11 @@ def test_prior_searcher_example_learns_from_related_tasks(ray_session: None, tmp
     tasks = [t.name for t in Store(url).list_tasks(family="sgd-digits")]
     assert tasks == ["sgd/digits[3, 8]", "sgd/digits[4, 9]", "sgd/digits[1, 7]", "sgd/digits[5, 6]"]
     assert len(Store(url).trials("sgd/digits[5, 6]")) == 4
+
+
+def test_curve_calibration_example_reports_calibrated_intervals(yahpo_dir: Path) -> None:
+    table = load("curve_calibration").main(str(yahpo_dir))
+    assert table["coverage"].between(0.7, 0.97).all(), table
+    assert table["width"].is_monotonic_decreasing
+    # Learning from related tasks beats the history-free power law at every prefix length.
+    assert (table["mae"] <= table["mae_parametric"]).all()
