@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import logging
+import multiprocessing
 import time
 from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import pandas as pd
 
@@ -17,6 +19,9 @@ from meta_tune.bench._schedulers import SchedulerContext, fit_schedulers, random
 from meta_tune.bench._simulator import SimulationConfig, simulate
 from meta_tune.bench._tune_driver import SIM_TIME_KEY, TaskObjective
 from meta_tune.errors import InvalidConfigError
+
+if TYPE_CHECKING:
+    from meta_tune.priors import Prior
 
 logger = logging.getLogger(__name__)
 
@@ -67,7 +72,11 @@ class BenchmarkConfig:
 
 
 def run_benchmark(
-    scenario: Scenario, config: BenchmarkConfig, progress: Callable[[int, int], None] | None = None
+    scenario: Scenario,
+    config: BenchmarkConfig,
+    progress: Callable[[int, int], None] | None = None,
+    *,
+    jobs: int = 1,
 ) -> pd.DataFrame:
     """Run every method on every meta-test task and seed; return the trajectories.
 
@@ -79,6 +88,7 @@ def run_benchmark(
         scenario: The YAHPO scenario.
         config: What to run.
         progress: Called with (runs done, runs in all) after each run.
+        jobs: Processes that run the simulations (the result does not depend on it).
 
     Returns:
         Long-format trajectories, one row per trial: ``method``, ``task``, ``seed``,
@@ -87,6 +97,8 @@ def run_benchmark(
     """
     import meta_tune.priors
 
+    if jobs < 1:
+        raise InvalidConfigError(f"jobs must be >= 1, got {jobs}")
     metric = config.metric or scenario.default_metric
     mode = scenario.mode(metric)
     split = meta_split(scenario)
@@ -96,12 +108,9 @@ def run_benchmark(
         raise InvalidConfigError(
             f"Tasks {leaked} are meta-train tasks of {scenario.name}; benchmark on meta-test tasks."
         )
-    runs = []
-    for name in config.methods:
-        searcher_name, scheduler = split_method(name)
-        runs.append((name, get_methods([searcher_name])[0], scheduler))
+    runs = [split_method(name) for name in config.methods]
     prior, history = None, None
-    if any(method.transfer for _, method, _ in runs):
+    if any(get_methods([searcher])[0].transfer for searcher, _ in runs):
         started = time.perf_counter()
         history = random_history(
             scenario, list(split.train), n_per_task=config.history_trials, seed=config.base_seed
@@ -122,7 +131,7 @@ def run_benchmark(
         )
     max_t = int(scenario.max_fidelity.get("epoch", 1))
     schedulers = SchedulerContext(max_t=max_t)
-    if any(scheduler.learns for _, _, scheduler in runs):
+    if any(scheduler.learns for _, scheduler in runs):
         curves = random_curves(
             scenario,
             list(split.train),
@@ -134,42 +143,84 @@ def run_benchmark(
     runtimes = {t: 1.0 for t in tasks}
     if config.time_budget is not None:
         runtimes = {t: b.median_runtime for t, b in metric_bounds(scenario, metric, tasks=tasks).items()}
-    frames, total, done = [], len(runs) * len(tasks) * config.seeds, 0
-    for task in tasks:
-        objective = TaskObjective(scenario, task)
-        setup = SimulationConfig(
-            metric=metric,
-            mode=mode,
-            num_trials=config.trials,
-            num_workers=config.workers,
-            time_key=SIM_TIME_KEY,
-            time_budget=None if config.time_budget is None else config.time_budget * runtimes[task],
-        )
-        for seed in range(config.seeds):
-            run_seed = derive_seed(config.base_seed, scenario.name, task, seed)
-            context = MethodContext(
-                param_space=scenario.param_space(),
-                flat_space=scenario.param_space(conditional=False),
-                seed=run_seed,
-                num_trials=config.trials,
-                prior=prior,
-                history=history,
-            )
-            for name, method, scheduler in runs:
-                started = time.perf_counter()
-                frame = simulate(
-                    method.build(context),
-                    objective,
-                    method.space(context),
-                    setup,
-                    scheduler=scheduler.build(schedulers),
-                )
-                frame.insert(0, "seed", seed)
-                frame.insert(0, "task", task)
-                frame.insert(0, "method", name)
-                frame["suggest_s"] = time.perf_counter() - started
-                frames.append(frame)
-                done += 1
+    shared = _Shared(scenario, config, metric, mode, prior, history, schedulers, runtimes)
+    units = [(task, seed, name) for task in tasks for seed in range(config.seeds) for name in config.methods]
+    frames: dict[tuple[str, int, str], pd.DataFrame] = {}
+    if jobs == 1:
+        for unit in units:
+            frames[unit] = _run_one(shared, *unit)
+            if progress is not None:
+                progress(len(frames), len(units))
+    else:
+        # spawn, not fork: a forked onnxruntime session can hang in the child.
+        spawn = multiprocessing.get_context("spawn")
+        with ProcessPoolExecutor(jobs, mp_context=spawn, initializer=_set_shared, initargs=(shared,)) as pool:
+            futures = {pool.submit(_run_shared, *unit): unit for unit in units}
+            for future in as_completed(futures):
+                frames[futures[future]] = future.result()
                 if progress is not None:
-                    progress(done, total)
-    return pd.concat(frames, ignore_index=True)
+                    progress(len(frames), len(units))
+    return pd.concat([frames[unit] for unit in units], ignore_index=True)
+
+
+@dataclass(frozen=True)
+class _Shared:
+    """What every run of one benchmark reads (sent once to each worker process)."""
+
+    scenario: Scenario
+    config: BenchmarkConfig
+    metric: str
+    mode: Literal["min", "max"]
+    prior: Prior | None
+    history: pd.DataFrame | None
+    schedulers: SchedulerContext
+    runtimes: dict[str, float]
+
+
+def _run_one(shared: _Shared, task: str, seed: int, name: str) -> pd.DataFrame:
+    """One simulated run of method ``name`` on ``task`` with run index ``seed``."""
+    config, scenario = shared.config, shared.scenario
+    searcher_name, scheduler = split_method(name)
+    (method,) = get_methods([searcher_name])
+    setup = SimulationConfig(
+        metric=shared.metric,
+        mode=shared.mode,
+        num_trials=config.trials,
+        num_workers=config.workers,
+        time_key=SIM_TIME_KEY,
+        time_budget=None if config.time_budget is None else config.time_budget * shared.runtimes[task],
+    )
+    context = MethodContext(
+        param_space=scenario.param_space(),
+        flat_space=scenario.param_space(conditional=False),
+        seed=derive_seed(config.base_seed, scenario.name, task, seed),
+        num_trials=config.trials,
+        prior=shared.prior,
+        history=shared.history,
+    )
+    started = time.perf_counter()
+    frame = simulate(
+        method.build(context),
+        TaskObjective(scenario, task),
+        method.space(context),
+        setup,
+        scheduler=scheduler.build(shared.schedulers),
+    )
+    frame.insert(0, "seed", seed)
+    frame.insert(0, "task", task)
+    frame.insert(0, "method", name)
+    frame["suggest_s"] = time.perf_counter() - started
+    return frame
+
+
+_SHARED: _Shared | None = None
+
+
+def _set_shared(shared: _Shared) -> None:
+    global _SHARED  # noqa: PLW0603 - one benchmark per worker process, set by the pool initializer
+    _SHARED = shared
+
+
+def _run_shared(task: str, seed: int, name: str) -> pd.DataFrame:
+    assert _SHARED is not None
+    return _run_one(_SHARED, task, seed, name)

@@ -33,6 +33,9 @@ from meta_tune.cli._table import echo_table
 )
 @click.option("--seeds", default=5, show_default=True, help="Runs per method and task.")
 @click.option("--workers", default=1, show_default=True, help="Trials in flight at once.")
+@click.option(
+    "--jobs", default=1, show_default=True, help="Processes running simulations in parallel (same results)."
+)
 @click.option("--tasks", default=None, help="Comma-separated meta-test task ids (default: all of them).")
 @click.option(
     "--history-trials",
@@ -59,6 +62,7 @@ def bench(
     time_budget: float | None,
     seeds: int,
     workers: int,
+    jobs: int,
     tasks: str | None,
     history_trials: int,
     data_dir: Path | None,
@@ -89,7 +93,7 @@ def bench(
             bar.length = total
             bar.update(done - bar.pos)
 
-        trajectories = run_benchmark(loaded, config, progress=progress)
+        trajectories = run_benchmark(loaded, config, progress=progress, jobs=jobs)
     elapsed = time.perf_counter() - started
     trajectories.to_csv(out / "trajectories.csv", index=False)
     metric = config.metric or loaded.default_metric

@@ -1,0 +1,29 @@
+"""run_benchmark: the same trajectories whatever the number of worker processes."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from meta_tune.bench import load_scenario
+from meta_tune.bench._run import BenchmarkConfig, run_benchmark
+from meta_tune.errors import InvalidConfigError
+
+
+@pytest.mark.slow
+def test_parallel_jobs_give_the_same_trajectories(
+    yahpo_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("MT_CACHE_DIR", str(tmp_path / "cache"))
+    scenario = load_scenario("lcbench", yahpo_dir)
+    config = BenchmarkConfig(methods=("random@meta_stopping", "prior@asha"), trials=60, seeds=2, workers=4,
+                             tasks=("7593", "34539"), time_budget=2, history_trials=10)
+    done: list[tuple[int, int]] = []
+    serial = run_benchmark(scenario, config)
+    parallel = run_benchmark(scenario, config, jobs=2, progress=lambda d, t: done.append((d, t)))
+    pd.testing.assert_frame_equal(serial.drop(columns="suggest_s"), parallel.drop(columns="suggest_s"))
+    assert done[-1] == (8, 8)
+    with pytest.raises(InvalidConfigError, match="jobs must be >= 1, got 0"):
+        run_benchmark(scenario, config, jobs=0)
