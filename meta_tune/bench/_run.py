@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import multiprocessing
+import tempfile
 import time
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor, as_completed
@@ -17,7 +18,7 @@ from meta_tune.bench._protocol import derive_seed, meta_split, metric_bounds
 from meta_tune.bench._scenario import RUNTIME_KEY, Scenario
 from meta_tune.bench._schedulers import SchedulerContext, fit_schedulers, random_curves, split_method
 from meta_tune.bench._simulator import SimulationConfig, simulate
-from meta_tune.bench._tune_driver import SIM_TIME_KEY, TaskObjective
+from meta_tune.bench._tune_driver import SIM_TIME_KEY, TaskObjective, run_tune
 from meta_tune.errors import InvalidConfigError
 
 if TYPE_CHECKING:
@@ -45,6 +46,10 @@ class BenchmarkConfig:
         time_budget: Simulated time after which each run ends, in multiples of the task's
             median full-fidelity runtime of a random config (None: runs end after
             ``trials`` trials).
+        driver: ``"simulator"`` (in-process, simulated time) or ``"tune"`` (real
+            ``tune.Tuner`` runs over the replay trainable; needs ``ray.init``).
+        median_trial_s: With the Tune driver, real seconds a trial of the task's median
+            runtime sleeps (sets each task's ``time_scale``).
     """
 
     methods: tuple[str, ...] = ("random", "hyperopt", "portfolio+random", "prior")
@@ -57,8 +62,14 @@ class BenchmarkConfig:
     base_seed: int = 0
     prior_options: dict[str, Any] = field(default_factory=dict)
     time_budget: float | None = None
+    driver: Literal["simulator", "tune"] = "simulator"
+    median_trial_s: float = 2.0
 
     def __post_init__(self) -> None:
+        if self.driver not in ("simulator", "tune"):
+            raise InvalidConfigError(f"driver must be 'simulator' or 'tune', got {self.driver!r}")
+        if not self.median_trial_s > 0:
+            raise InvalidConfigError(f"median_trial_s must be > 0, got {self.median_trial_s}")
         get_methods([split_method(name)[0] for name in self.methods])
         if min(self.trials, self.seeds, self.workers, self.history_trials) < 1:
             raise InvalidConfigError(
@@ -99,6 +110,10 @@ def run_benchmark(
 
     if jobs < 1:
         raise InvalidConfigError(f"jobs must be >= 1, got {jobs}")
+    if jobs > 1 and config.driver == "tune":
+        raise InvalidConfigError(
+            "The Tune driver runs one Tuner at a time (its trials run in parallel): use jobs=1."
+        )
     metric = config.metric or scenario.default_metric
     mode = scenario.mode(metric)
     split = meta_split(scenario)
@@ -141,7 +156,7 @@ def run_benchmark(
         )
         schedulers = fit_schedulers(curves, metric=metric, mode=mode, max_t=max_t)
     runtimes = {t: 1.0 for t in tasks}
-    if config.time_budget is not None:
+    if config.time_budget is not None or config.driver == "tune":
         runtimes = {t: b.median_runtime for t, b in metric_bounds(scenario, metric, tasks=tasks).items()}
     shared = _Shared(scenario, config, metric, mode, prior, history, schedulers, runtimes)
     units = [(task, seed, name) for task in tasks for seed in range(config.seeds) for name in config.methods]
@@ -178,7 +193,7 @@ class _Shared:
 
 
 def _run_one(shared: _Shared, task: str, seed: int, name: str) -> pd.DataFrame:
-    """One simulated run of method ``name`` on ``task`` with run index ``seed``."""
+    """One run of method ``name`` on ``task`` with run index ``seed``, by the config's driver."""
     config, scenario = shared.config, shared.scenario
     searcher_name, scheduler = split_method(name)
     (method,) = get_methods([searcher_name])
@@ -199,13 +214,25 @@ def _run_one(shared: _Shared, task: str, seed: int, name: str) -> pd.DataFrame:
         history=shared.history,
     )
     started = time.perf_counter()
-    frame = simulate(
-        method.build(context),
-        TaskObjective(scenario, task),
-        method.space(context),
-        setup,
-        scheduler=scheduler.build(shared.schedulers),
-    )
+    if config.driver == "tune":
+        with tempfile.TemporaryDirectory(prefix="meta_tune_bench_") as storage:
+            frame = run_tune(
+                method.build(context),
+                TaskObjective(scenario, task),
+                method.space(context),
+                setup,
+                storage_path=storage,
+                scheduler=scheduler.build(shared.schedulers),
+                time_scale=config.median_trial_s / shared.runtimes[task],
+            )
+    else:
+        frame = simulate(
+            method.build(context),
+            TaskObjective(scenario, task),
+            method.space(context),
+            setup,
+            scheduler=scheduler.build(shared.schedulers),
+        )
     frame.insert(0, "seed", seed)
     frame.insert(0, "task", task)
     frame.insert(0, "method", name)

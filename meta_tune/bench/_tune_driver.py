@@ -97,8 +97,12 @@ def run_tune(
 
     Returns:
         One row per trial in the order Tune started them: ``trial``, ``trial_id``,
-        ``steps``, ``error``, the final ``config.metric``, ``wall_time_s`` and the config as
-        ``config/<name>`` columns. Needs a running Ray (``ray.init``).
+        ``steps``, ``error``, the final ``config.metric``, ``wall_time_s``, ``end_time``
+        (when the trial ended, in wall-clock seconds since the run started divided by
+        ``time_scale``: simulated seconds plus Tune's own overhead) and the config as
+        ``config/<name>`` columns. With ``config.time_budget``, the run ends after
+        ``time_budget * time_scale`` real seconds (``TuneConfig(time_budget_s=...)``).
+        Needs a running Ray (``ray.init``).
     """
     from ray import tune
 
@@ -114,6 +118,7 @@ def run_tune(
             num_samples=config.num_trials,
             max_concurrent_trials=config.num_workers,
             reuse_actors=True,
+            time_budget_s=None if config.time_budget is None else config.time_budget * time_scale,
         ),
         run_config=tune.RunConfig(storage_path=str(storage_path), callbacks=[recorder], verbose=0),
     )
@@ -131,6 +136,7 @@ def run_tune(
                 "error": None if result is None or result.error is None else repr(result.error),
                 config.metric: float(metrics.get(config.metric, float("nan"))),
                 "wall_time_s": metrics.get("time_total_s"),
+                "end_time": recorder.ended.get(trial_id, float("nan")) / time_scale,
                 **{f"config/{k}": v for k, v in flatten(trial_config).items()},
             }
         )
@@ -138,11 +144,19 @@ def run_tune(
 
 
 class _TrialOrder(Callback):
-    """A Tune callback recording the order in which trials start, with their configs."""
+    """A Tune callback recording the order in which trials start (with their configs) and end."""
 
     def __init__(self) -> None:
         self.started: list[tuple[str, dict[str, Any]]] = []
+        self.ended: dict[str, float] = {}
+        self._t0 = time.perf_counter()
 
     def on_trial_start(self, iteration: int, trials: list[Any], trial: Any, **info: Any) -> None:
         if all(trial.trial_id != t for t, _ in self.started):
             self.started.append((trial.trial_id, dict(trial.config)))
+
+    def on_trial_complete(self, iteration: int, trials: list[Any], trial: Any, **info: Any) -> None:
+        self.ended[trial.trial_id] = time.perf_counter() - self._t0
+
+    def on_trial_error(self, iteration: int, trials: list[Any], trial: Any, **info: Any) -> None:
+        self.ended[trial.trial_id] = time.perf_counter() - self._t0

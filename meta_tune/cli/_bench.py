@@ -36,6 +36,13 @@ from meta_tune.cli._table import echo_table
 @click.option(
     "--jobs", default=1, show_default=True, help="Processes running simulations in parallel (same results)."
 )
+@click.option(
+    "--driver",
+    type=click.Choice(["simulator", "tune"]),
+    default="simulator",
+    show_default=True,
+    help="Simulated time in-process, or real Tune runs over a replay trainable (local Ray).",
+)
 @click.option("--tasks", default=None, help="Comma-separated meta-test task ids (default: all of them).")
 @click.option(
     "--history-trials",
@@ -63,6 +70,7 @@ def bench(
     seeds: int,
     workers: int,
     jobs: int,
+    driver: str,
     tasks: str | None,
     history_trials: int,
     data_dir: Path | None,
@@ -83,6 +91,7 @@ def bench(
         history_trials=history_trials,
         tasks=tuple(t.strip() for t in tasks.split(",")) if tasks else None,
         time_budget=time_budget,
+        driver=driver,  # type: ignore[arg-type]
     )
     out.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
@@ -93,8 +102,22 @@ def bench(
             bar.length = total
             bar.update(done - bar.pos)
 
-        trajectories = run_benchmark(loaded, config, progress=progress, jobs=jobs)
+        import ray
+
+        started_ray = driver == "tune" and not ray.is_initialized()
+        if started_ray:
+            ray.init(num_cpus=max(2, workers), include_dashboard=False, log_to_driver=False)
+        try:
+            trajectories = run_benchmark(loaded, config, progress=progress, jobs=jobs)
+        finally:
+            if started_ray:
+                ray.shutdown()
     elapsed = time.perf_counter() - started
+    if trajectories.empty or trajectories[config.metric or loaded.default_metric].isna().all():
+        raise click.ClickException(
+            "No trial reported a result within the budget; raise --time-budget or --trials (with "
+            "--driver tune, Ray's start-up takes a few real seconds of every run's budget)."
+        )
     trajectories.to_csv(out / "trajectories.csv", index=False)
     metric = config.metric or loaded.default_metric
     task_ids = sorted(trajectories["task"].unique())

@@ -109,3 +109,21 @@ def test_bench_runs_searchers_under_schedulers_in_simulated_time(
         main(["bench", "--scenario", "lcbench", "--methods", "random@pbt", "--data-dir", str(yahpo_dir),
               "--out", str(out)])
     assert "Unknown scheduler 'pbt' in method 'random@pbt'; choose from" in capsys.readouterr().err
+
+
+@pytest.mark.integration
+@pytest.mark.slow
+def test_bench_runs_real_tune_over_the_replay_trainable(
+    ray_session: None, yahpo_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str]
+) -> None:
+    pytest.importorskip("matplotlib")
+    monkeypatch.setenv("MT_CACHE_DIR", str(tmp_path / "cache"))
+    out = tmp_path / "out"
+    main(["bench", "--scenario", "lcbench", "--driver", "tune", "--methods", "random@asha", "--trials", "6",
+          "--workers", "2", "--seeds", "1", "--tasks", "7593", "--data-dir", str(yahpo_dir), "--out", str(out)])
+    assert "1 meta-test tasks x 1 seeds, 6 trials" in capsys.readouterr().out
+    trajectories = pd.read_csv(out / "trajectories.csv")
+    assert len(trajectories) == 6 and trajectories["val_accuracy"].notna().all()
+    assert (trajectories["steps"] < 52).any()  # ASHA stopped trials inside Tune
+    assert (trajectories["end_time"] > 0).all()
