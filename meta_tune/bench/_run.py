@@ -11,6 +11,7 @@ from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
+import numpy as np
 import pandas as pd
 
 from meta_tune.bench._methods import MethodContext, get_methods, random_history
@@ -50,6 +51,10 @@ class BenchmarkConfig:
             ``tune.Tuner`` runs over the replay trainable; needs ``ray.init``).
         median_trial_s: With the Tune driver, real seconds a trial of the task's median
             runtime sleeps (sets each task's ``time_scale``).
+        history: The meta-train history transfer methods learn from: ``"true"``, or an
+            unrelated one to test robustness - ``"negated"`` (the metric's sign flipped, so it
+            points at the worst region) or ``"shuffled"`` (each task's metric values permuted
+            across its configs).
     """
 
     methods: tuple[str, ...] = ("random", "hyperopt", "portfolio+random", "prior")
@@ -64,8 +69,13 @@ class BenchmarkConfig:
     time_budget: float | None = None
     driver: Literal["simulator", "tune"] = "simulator"
     median_trial_s: float = 2.0
+    history: Literal["true", "negated", "shuffled"] = "true"
 
     def __post_init__(self) -> None:
+        if self.history not in ("true", "negated", "shuffled"):
+            raise InvalidConfigError(
+                f"history must be 'true', 'negated' or 'shuffled', got {self.history!r}"
+            )
         if self.driver not in ("simulator", "tune"):
             raise InvalidConfigError(f"driver must be 'simulator' or 'tune', got {self.driver!r}")
         if not self.median_trial_s > 0:
@@ -133,6 +143,7 @@ def run_benchmark(
         history = history.drop(
             columns=[m for m in (*scenario.metrics, RUNTIME_KEY) if m != metric and m in history]
         )
+        history = _unrelated(history, metric, config.history, seed=config.base_seed)
         prior = meta_tune.priors.fit(
             history,
             space=scenario.param_space(),
@@ -176,6 +187,23 @@ def run_benchmark(
                 if progress is not None:
                     progress(len(frames), len(units))
     return pd.concat([frames[unit] for unit in units], ignore_index=True)
+
+
+def _unrelated(
+    history: pd.DataFrame, metric: str, kind: Literal["true", "negated", "shuffled"], *, seed: int
+) -> pd.DataFrame:
+    """The history as is, or made unrelated to the tasks (see ``BenchmarkConfig.history``)."""
+    if kind == "true":
+        return history
+    history = history.copy()
+    if kind == "negated":
+        history[metric] = -history[metric]
+    else:
+        rng = np.random.default_rng(seed)
+        for rows in history.groupby("task").indices.values():
+            history.loc[history.index[rows], metric] = rng.permutation(history[metric].to_numpy()[rows])
+    logger.info("Transfer methods learn from a %s history.", kind)
+    return history
 
 
 @dataclass(frozen=True)

@@ -51,6 +51,13 @@ from meta_tune.cli._table import echo_table
     help="Random configs per meta-train task that transfer methods learn from.",
 )
 @click.option(
+    "--history",
+    type=click.Choice(["true", "negated", "shuffled"]),
+    default="true",
+    show_default=True,
+    help="What transfer methods learn from: the real meta-train history, or an unrelated one.",
+)
+@click.option(
     "--data-dir",
     type=click.Path(file_okay=False, path_type=Path),
     envvar="MT_YAHPO_DIR",
@@ -73,6 +80,7 @@ def bench(
     driver: str,
     tasks: str | None,
     history_trials: int,
+    history: str,
     data_dir: Path | None,
     out: Path,
 ) -> None:
@@ -92,6 +100,7 @@ def bench(
         tasks=tuple(t.strip() for t in tasks.split(",")) if tasks else None,
         time_budget=time_budget,
         driver=driver,  # type: ignore[arg-type]
+        history=history,  # type: ignore[arg-type]
     )
     out.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()

@@ -27,3 +27,26 @@ def test_parallel_jobs_give_the_same_trajectories(
     assert done[-1] == (8, 8)
     with pytest.raises(InvalidConfigError, match="jobs must be >= 1, got 0"):
         run_benchmark(scenario, config, jobs=0)
+
+
+def test_an_unrelated_history_misleads_the_prior_and_is_refused_when_unknown(
+    yahpo_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from meta_tune.bench import metric_bounds
+
+    monkeypatch.setenv("MT_CACHE_DIR", str(tmp_path / "cache"))
+    scenario = load_scenario("rbv2_rpart", yahpo_dir)
+    tasks = ("14", "24", "28")
+    regret = {}
+    for history in ("true", "negated", "shuffled"):
+        config = BenchmarkConfig(methods=("prior",), trials=3, seeds=1, tasks=tasks, history_trials=30,
+                                 history=history)  # type: ignore[arg-type]
+        frame = run_benchmark(scenario, config)
+        bounds = metric_bounds(scenario, "acc", tasks=list(tasks), n_samples=500)
+        first = frame[frame["trial"] == 0]
+        regret[history] = sum(float(bounds[t].regret(v)) for t, v in zip(first["task"], first["acc"])) / 3
+    # The portfolio's first config: good with the true history, bad when the history points away.
+    assert regret["true"] < 0.2 < regret["negated"]
+    assert regret["shuffled"] > regret["true"]
+    with pytest.raises(InvalidConfigError, match="history must be 'true', 'negated' or 'shuffled', got 'x'"):
+        BenchmarkConfig(history="x")  # type: ignore[arg-type]
