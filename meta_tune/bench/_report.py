@@ -19,16 +19,20 @@ def plot_regret(
     *,
     max_trials: int,
     title: str,
+    max_time: float | None = None,
 ) -> None:
     """Save a PNG: mean normalized regret (95% bands over runs) vs trials and vs simulated time.
 
     Time is in multiples of each task's median random-config runtime, so that tasks of
-    different cost average together.
+    different cost average together; it runs up to ``max_time`` (a time-budgeted run's
+    budget) or ``max_trials`` such runtimes.
     """
     plt = require("matplotlib.pyplot", extra="bench")
     trial_budgets = np.unique(np.geomspace(1, max_trials, 30).round().astype(int))
     by_trials = regret_table(trajectories, bounds, budgets=list(trial_budgets))
-    time_budgets = np.geomspace(1, max(2.0, max_trials), 30)
+    time_budgets = (
+        np.geomspace(max_time / 50, max_time, 30) if max_time else np.geomspace(1, max(2.0, max_trials), 30)
+    )
     by_time = regret_table(
         trajectories, bounds, budgets=list(time_budgets), by="time", time_unit="median_runtime"
     )

@@ -159,5 +159,6 @@ def bench(
         out / "regret.png",
         max_trials=trials,
         title=f"{scenario} meta-test, {seeds} seeds, {workers} worker(s)",
+        max_time=time_budget,
     )
     click.echo(f"\nWrote {out / 'trajectories.csv'}, {out / 'regret.csv'} and {out / 'regret.png'}.")
