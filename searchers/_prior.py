@@ -94,18 +94,13 @@ class PriorSearcher(MetaSearcher):
         seed: int = 0,
         config: PriorSearcherConfig | None = None,
     ) -> None:
-        if not isinstance(prior, Prior):
-            raise InvalidConfigError(f"prior must be a meta_tune.priors.Prior, got {type(prior).__name__}")
+        check_prior(prior, metric)
         self._prior = prior
         self._config = config or PriorSearcherConfig()
         self._portfolio: list[dict[str, Any]] = []
         self._weights = TaskWeights(tasks=prior.task_weights().tasks, none=0.0)
         self._density: MixtureDensity | None = None
         super().__init__(space, metric=metric, mode=mode, points_to_evaluate=points_to_evaluate, seed=seed)
-        if metric is not None and metric != prior.metric:
-            logger.warning(
-                "The prior was fitted on metric %r and this searcher optimizes %r.", prior.metric, metric
-            )
 
     # ------------------------------------------------------------------ hooks
     def _on_space(self) -> None:
@@ -190,6 +185,23 @@ def portfolio_in_space(
     if not size:
         return []
     return space.decode_many(prior.space.encode_many(prior.portfolio[:size], "ordinal"), "ordinal")
+
+
+def check_prior(prior: object, metric: str | None) -> None:
+    """Check a prior searcher's ``prior``; warn when it was fitted on another metric than ``metric``.
+
+    Raises:
+        InvalidConfigError: ``prior`` is not a fitted :class:`~meta_tune.priors.Prior`.
+    """
+    if not isinstance(prior, Prior):
+        raise InvalidConfigError(
+            f"prior must be a meta_tune.priors.Prior, got {type(prior).__name__}; fit one with "
+            "meta_tune.priors.fit(history, space=..., metric=..., mode=...)."
+        )
+    if metric is not None and metric != prior.metric:
+        logger.warning(
+            "The prior was fitted on metric %r and this searcher optimizes %r.", prior.metric, metric
+        )
 
 
 def updated_task_weights(

@@ -18,7 +18,7 @@ import numpy as np
 from meta_tune.errors import InvalidConfigError
 from meta_tune.priors import Prior
 from meta_tune.searchers._base import MetaSearcher
-from meta_tune.searchers._prior import portfolio_in_space
+from meta_tune.searchers._prior import check_prior, portfolio_in_space
 from meta_tune.space import CategoricalParam
 
 if TYPE_CHECKING:
@@ -127,8 +127,7 @@ class PriorEvolutionSearcher(MetaSearcher):
         Raises:
             InvalidConfigError: Not a prior, an unknown optimizer or a budget below 1.
         """
-        if not isinstance(prior, Prior):
-            raise InvalidConfigError(f"prior must be a meta_tune.priors.Prior, got {type(prior).__name__}")
+        check_prior(prior, metric)
         if optimizer not in _OPTIMIZERS:
             raise InvalidConfigError(f"optimizer must be one of {list(_OPTIMIZERS)}, got {optimizer!r}")
         if budget is not None and budget < 1:
@@ -144,10 +143,6 @@ class PriorEvolutionSearcher(MetaSearcher):
         self._handles: dict[str, int] = {}  # live trial -> index into _candidates
         self._pending: int | None = None
         super().__init__(space, metric=metric, mode=mode, points_to_evaluate=points_to_evaluate, seed=seed)
-        if metric is not None and metric != prior.metric:
-            logger.warning(
-                "The prior was fitted on metric %r and this searcher optimizes %r.", prior.metric, metric
-            )
 
     # ------------------------------------------------------------------ Ray protocol
     def suggest(self, trial_id: str) -> dict[str, Any] | None:

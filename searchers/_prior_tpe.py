@@ -24,7 +24,7 @@ import numpy as np
 from meta_tune.errors import InvalidConfigError
 from meta_tune.priors import Prior, TaskWeights
 from meta_tune.searchers._base import MetaSearcher, Observation
-from meta_tune.searchers._prior import portfolio_in_space, updated_task_weights
+from meta_tune.searchers._prior import check_prior, portfolio_in_space, updated_task_weights
 from meta_tune.space import CategoricalParam, SearchSpace
 
 if TYPE_CHECKING:
@@ -134,8 +134,7 @@ class PriorTPESearcher(MetaSearcher):
         seed: int = 0,
         config: PriorTPESearcherConfig | None = None,
     ) -> None:
-        if not isinstance(prior, Prior):
-            raise InvalidConfigError(f"prior must be a meta_tune.priors.Prior, got {type(prior).__name__}")
+        check_prior(prior, metric)
         if config is not None and not isinstance(config, PriorTPESearcherConfig):
             raise InvalidConfigError(f"config must be a PriorTPESearcherConfig, got {type(config).__name__}")
         self._prior = prior
@@ -145,10 +144,6 @@ class PriorTPESearcher(MetaSearcher):
         self._pool: list[dict[str, Any]] = []
         self._domain: Domain | None = None
         super().__init__(space, metric=metric, mode=mode, points_to_evaluate=points_to_evaluate, seed=seed)
-        if metric is not None and metric != prior.metric:
-            logger.warning(
-                "The prior was fitted on metric %r and this searcher optimizes %r.", prior.metric, metric
-            )
 
     # ------------------------------------------------------------------ public
     def num_pseudo_observations(self) -> int:

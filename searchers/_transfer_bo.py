@@ -27,7 +27,7 @@ from meta_tune.errors import InvalidConfigError
 from meta_tune.priors import MixtureDensity, Prior, TaskWeights
 from meta_tune.priors._similarity import ranking_weights
 from meta_tune.searchers._base import MetaSearcher
-from meta_tune.searchers._prior import portfolio_in_space
+from meta_tune.searchers._prior import check_prior, portfolio_in_space
 from meta_tune.space import CategoricalParam, SearchSpace
 
 if TYPE_CHECKING:
@@ -225,8 +225,7 @@ class TransferBOSearcher(MetaSearcher):
         seed: int = 0,
         config: TransferBOConfig | None = None,
     ) -> None:
-        if not isinstance(prior, Prior):
-            raise InvalidConfigError(f"prior must be a meta_tune.priors.Prior, got {type(prior).__name__}")
+        check_prior(prior, metric)
         if config is not None and not isinstance(config, TransferBOConfig):
             raise InvalidConfigError(f"config must be a TransferBOConfig, got {type(config).__name__}")
         self._prior = prior
@@ -242,10 +241,6 @@ class TransferBOSearcher(MetaSearcher):
         self._features: _Features | None = None
         self._density: MixtureDensity | None = None
         super().__init__(space, metric=metric, mode=mode, points_to_evaluate=points_to_evaluate, seed=seed)
-        if metric is not None and metric != prior.metric:
-            logger.warning(
-                "The prior was fitted on metric %r and this searcher optimizes %r.", prior.metric, metric
-            )
 
     # ------------------------------------------------------------------ public
     def ensemble_weights(self) -> TaskWeights:
