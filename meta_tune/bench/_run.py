@@ -114,7 +114,8 @@ def run_benchmark(
     Returns:
         Long-format trajectories, one row per trial: ``method``, ``task``, ``seed``,
         ``trial``, ``end_time`` (simulated seconds), ``steps``, ``stopped``, the metric,
-        ``suggest_s`` (wall-clock seconds the run took) and the config columns.
+        ``suggest_s`` (wall-clock seconds the run took) and the config columns. With the
+        Tune driver, the rows are :func:`~meta_tune.bench.run_tune`'s (no ``stopped``).
     """
     import meta_tune.priors
 
