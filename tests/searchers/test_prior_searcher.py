@@ -2,18 +2,15 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
 from ray import tune
-from ray.tune.search import ConcurrencyLimiter
 
 import meta_tune.priors
 from meta_tune.errors import IncompatibleSearchSpaceError, InvalidConfigError
 from meta_tune.searchers import PriorSearcher, PriorSearcherConfig
-from meta_tune.space import SearchSpace
 from tests.priors.test_prior import SPACE, loss
 
 
@@ -91,25 +88,3 @@ def test_bad_settings_are_refused(related: meta_tune.priors.Prior) -> None:
             SPACE, prior=related, points_to_evaluate=[{"x": 3.0, "lr": 0.01, "act": "relu", "layers": 1}]
         )
 
-
-def train(config: dict[str, Any]) -> None:
-    for step in range(3):
-        tune.report({"acc": 1 - loss(config) - 0.1 / (step + 1)})
-
-
-@pytest.mark.integration
-def test_drops_into_a_tune_run(ray_session: None, related: meta_tune.priors.Prior, tmp_path: Path) -> None:
-    searcher = ConcurrencyLimiter(PriorSearcher(prior=related, seed=0), max_concurrent=2)
-    tuner = tune.Tuner(
-        train,
-        param_space=SPACE,
-        tune_config=tune.TuneConfig(
-            search_alg=searcher, metric="acc", mode="max", num_samples=8, reuse_actors=True
-        ),
-        run_config=tune.RunConfig(storage_path=str(tmp_path), verbose=0),
-    )
-    results = tuner.fit()
-    assert len(results) == 8 and not results.errors
-    space = SearchSpace.from_tune(SPACE)
-    assert all(space.check(r.config) is None for r in results)
-    assert results.get_best_result().metrics["acc"] > 0.9

@@ -184,25 +184,3 @@ def test_parallel_suggestions_differ_and_stay_valid(related: meta_tune.priors.Pr
         assert all(space.check(c) is None for c in configs.values())
         assert len({tuple(sorted(c.items())) for c in configs.values()}) == 4
 
-
-def train(config: dict[str, Any]) -> None:
-    for step in range(2):
-        tune.report({"acc": 1 - loss(config) - 0.1 / (step + 1)})
-
-
-@pytest.mark.integration
-def test_drops_into_a_tune_run(ray_session: None, related: meta_tune.priors.Prior, tmp_path: Path) -> None:
-    searcher = ConcurrencyLimiter(PriorTPESearcher(prior=related, seed=0), max_concurrent=2)
-    tuner = tune.Tuner(
-        train,
-        param_space=SPACE,
-        tune_config=tune.TuneConfig(
-            search_alg=searcher, metric="acc", mode="max", num_samples=10, reuse_actors=True
-        ),
-        run_config=tune.RunConfig(storage_path=str(tmp_path), verbose=0),
-    )
-    results = tuner.fit()
-    assert len(results) == 10 and not results.errors
-    space = SearchSpace.from_tune(SPACE)
-    assert all(space.check(r.config) is None for r in results)
-    assert results.get_best_result().metrics["acc"] > 0.9

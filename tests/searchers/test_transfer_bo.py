@@ -250,25 +250,3 @@ def test_the_benchmark_runs_it_as_transfer_bo(related: meta_tune.priors.Prior) -
     context = MethodContext(param_space=SPACE, flat_space=SPACE, seed=3, num_trials=10, prior=related)
     assert isinstance(method.build(context), TransferBOSearcher)
 
-
-def train(config: dict[str, Any]) -> None:
-    for step in range(2):
-        tune.report({"acc": 1 - loss(config) - 0.1 / (step + 1)})
-
-
-@pytest.mark.integration
-def test_drops_into_a_tune_run(ray_session: None, related: meta_tune.priors.Prior, tmp_path: Path) -> None:
-    searcher = ConcurrencyLimiter(TransferBOSearcher(prior=related, seed=0), max_concurrent=2)
-    tuner = tune.Tuner(
-        train,
-        param_space=SPACE,
-        tune_config=tune.TuneConfig(
-            search_alg=searcher, metric="acc", mode="max", num_samples=10, reuse_actors=True
-        ),
-        run_config=tune.RunConfig(storage_path=str(tmp_path), verbose=0),
-    )
-    results = tuner.fit()
-    assert len(results) == 10 and not results.errors
-    space = SearchSpace.from_tune(SPACE)
-    assert all(space.check(r.config) is None for r in results)
-    assert results.get_best_result().metrics["acc"] > 0.9
