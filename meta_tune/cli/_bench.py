@@ -122,13 +122,13 @@ def bench(
             if started_ray:
                 ray.shutdown()
     elapsed = time.perf_counter() - started
-    if trajectories.empty or trajectories[config.metric or loaded.default_metric].isna().all():
+    metric = config.metric or loaded.default_metric
+    if trajectories.empty or trajectories[metric].isna().all():
         raise click.ClickException(
             "No trial reported a result within the budget; raise --time-budget or --trials (with "
             "--driver tune, Ray's start-up takes a few real seconds of every run's budget)."
         )
     trajectories.to_csv(out / "trajectories.csv", index=False)
-    metric = config.metric or loaded.default_metric
     task_ids = sorted(trajectories["task"].unique())
     bounds = metric_bounds(loaded, metric, tasks=task_ids)
     budgets = [b for b in TRIAL_BUDGETS if b <= trials]
