@@ -11,9 +11,14 @@ import click
 from meta_tune.cli._table import echo_table
 
 _RESULTS_DIR = Path.home() / ".meta_tune" / "ray_results"
-#: The demo's held-out task: its data ships with the ``image`` extra (no Debian package),
-#: so README command 1 runs on any fresh machine.
-DEMO_TASK = "mnist5k_n1000"
+#: The demo's held-out task per family. The image one's data ships with the ``image`` extra
+#: (no Debian package), so README command 1 runs on any fresh machine.
+DEMO_TASKS = {
+    "image": "mnist5k_n1000",
+    "text": "bbc_n500",
+    "rl": "cartpole_heavy_cart",
+    "meta": "sinusoid_5shot_freq",
+}
 
 
 def _common(fn: Any) -> Any:
@@ -207,9 +212,10 @@ def collect(
 @click.option("--trainable", default="image", show_default=True)
 @click.option(
     "--task",
-    default=DEMO_TASK,
-    show_default=True,
-    help="The held-out task: its own trials never feed the prior.",
+    default=None,
+    help="The held-out task: its own trials never feed the prior [default: "
+    + ", ".join(f"{task} for {family}" for family, task in DEMO_TASKS.items())
+    + "].",
 )
 @click.option("--samples", default=16, show_default=True, help="Trials per searcher and seed.")
 @click.option("--seeds", default="0,1,2", show_default=True, help="Comma-separated seeds.")
@@ -225,7 +231,7 @@ def collect(
 def demo(
     ctx: click.Context,
     trainable: str,
-    task: str,
+    task: str | None,
     samples: int,
     seeds: str,
     out: Path,
@@ -254,6 +260,7 @@ def demo(
     )
 
     spec = _spec(trainable)
+    task = task or DEMO_TASKS[spec.name]
     spec.check_task(task)
     seed_list = [int(s) for s in seeds.split(",") if s]
     store = Store(ctx.obj["store_url"])
