@@ -12,7 +12,7 @@ from meta_tune.trainables import get, names
 from meta_tune.tuning import _shipped, fit_prior, load_shipped, shipped_archive
 
 
-@pytest.mark.parametrize("family", ["image", "text", "rl"])
+@pytest.mark.parametrize("family", names())
 def test_every_family_ships_whole_curves_of_at_least_8_tasks(family: str, tmp_path: Path) -> None:
     archive = shipped_archive(family)
     assert archive is not None and archive.stat().st_size < 20e6
