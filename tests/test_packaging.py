@@ -37,8 +37,11 @@ def test_wheel_installs_only_the_meta_tune_namespace(wheel_files: set[str]) -> N
     assert {t for t in top_level if not t.endswith(".dist-info")} == {"meta_tune"}
     for module in ["meta_tune/__init__.py", "meta_tune/py.typed", "meta_tune/searchers/__init__.py",
                    "meta_tune/schedulers/__init__.py", "meta_tune/trainables/__init__.py",
-                   "meta_tune/space/_space.py", "meta_tune/data/image.parquet"]:
+                   "meta_tune/space/_space.py"]:
         assert module in wheel_files
+    # The shipped tuning histories, one per family.
+    for family in ["image", "text", "rl", "meta"]:
+        assert f"meta_tune/data/{family}.parquet" in wheel_files
 
 
 @pytest.mark.integration
