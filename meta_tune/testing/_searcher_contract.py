@@ -144,6 +144,24 @@ class SearcherContract:
         limited.on_trial_complete("c0", {"loss": 1.0, "training_iteration": 1})
         assert limited.suggest("c5") is not None
 
+    def test_parallel_suggestions_differ_and_stay_valid(self) -> None:
+        limited = ConcurrencyLimiter(self.configured(seed=1), max_concurrent=4)
+        space = SearchSpace.from_tune(CONTRACT_SPACE)
+
+        def suggest(trial_id: str) -> dict[str, Any]:
+            config = limited.suggest(trial_id)
+            assert config is not None
+            return config
+
+        configs = {f"c{i:02d}": suggest(f"c{i:02d}") for i in range(4)}
+        for step in range(4, 16):  # finish the oldest trial, start a new one
+            oldest = min(configs)
+            result = {"loss": objective(configs.pop(oldest)), "training_iteration": 1}
+            limited.on_trial_complete(oldest, result)
+            configs[f"c{step:02d}"] = suggest(f"c{step:02d}")
+            assert all(space.check(c) is None for c in configs.values())
+            assert len({tuple(sorted(flatten(c).items())) for c in configs.values()}) == 4
+
     def test_accepts_trials_stopped_early_by_a_scheduler(self) -> None:
         # As ASHA stops them: done at a low training_iteration, the last result never seen.
         searcher = self.configured()

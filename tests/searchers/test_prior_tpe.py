@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from ray import tune
-from ray.tune.search import ConcurrencyLimiter, Searcher
+from ray.tune.search import Searcher
 
 import meta_tune.priors
 from meta_tune.errors import IncompatibleSearchSpaceError, InvalidConfigError
@@ -169,18 +169,3 @@ def test_bad_settings_and_an_incompatible_prior_are_refused(related: meta_tune.p
     other = {**SPACE, "momentum": tune.uniform(0, 1)}
     with pytest.raises(IncompatibleSearchSpaceError, match=r"missing from the prior \['momentum'\]"):
         PriorTPESearcher(other, prior=related, metric="acc", mode="max")
-
-
-def test_parallel_suggestions_differ_and_stay_valid(related: meta_tune.priors.Prior) -> None:
-    searcher = PriorTPESearcher(prior=related, seed=1, config=PriorTPESearcherConfig(max_portfolio=2))
-    limited = ConcurrencyLimiter(searcher, max_concurrent=4)
-    limited.set_search_properties("acc", "max", dict(SPACE))
-    space = SearchSpace.from_tune(SPACE)
-    configs = {f"c{i:02d}": limited.suggest(f"c{i:02d}") for i in range(4)}
-    for step in range(4, 16):  # finish the oldest trial, start a new one
-        oldest = min(configs)
-        limited.on_trial_complete(oldest, {"acc": 1 - loss(configs.pop(oldest)), "training_iteration": 1})
-        configs[f"c{step:02d}"] = limited.suggest(f"c{step:02d}")
-        assert all(space.check(c) is None for c in configs.values())
-        assert len({tuple(sorted(c.items())) for c in configs.values()}) == 4
-

@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 import pytest
 from ray import tune
-from ray.tune.search import ConcurrencyLimiter, Searcher
+from ray.tune.search import Searcher
 
 import meta_tune.priors
 from meta_tune.bench._methods import MethodContext, get_methods
@@ -186,21 +186,6 @@ def test_points_to_evaluate_then_the_portfolio_then_bayesian_optimization(
     assert first[0] == {**point, "epochs": 5}
     assert first[1:4] == related.portfolio[:3]
     assert all(c not in first[:4] for c in first[4:])
-
-
-def test_parallel_suggestions_differ_and_stay_valid(related: meta_tune.priors.Prior) -> None:
-    limited = ConcurrencyLimiter(
-        TransferBOSearcher(prior=related, seed=1, config=TransferBOConfig(max_portfolio=2)), max_concurrent=4
-    )
-    limited.set_search_properties("acc", "max", dict(SPACE))
-    space = SearchSpace.from_tune(SPACE)
-    configs = {f"c{i:02d}": limited.suggest(f"c{i:02d}") for i in range(4)}
-    for step in range(4, 16):  # finish the oldest trial, start a new one
-        oldest = min(configs)
-        limited.on_trial_complete(oldest, {"acc": 1 - loss(configs.pop(oldest)), "training_iteration": 1})
-        configs[f"c{step:02d}"] = limited.suggest(f"c{step:02d}")
-        assert all(space.check(c) is None for c in configs.values())
-        assert len({tuple(sorted(c.items())) for c in configs.values()}) == 4
 
 
 @pytest.mark.parametrize("transfer", ["rgpe", "copula"])
