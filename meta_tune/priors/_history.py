@@ -22,6 +22,10 @@ META_PREFIX = "meta:"
 RESERVED_COLUMNS = frozenset(
     {"task", "trial_id", "status", "training_iteration", "time_total_s", "runtime_s", "error"}
 )
+#: Trial statuses a prior learns from. Tune ends a trial that a scheduler stopped early as
+#: TERMINATED too (at the step it reached); ERROR, RUNNING, PENDING and PAUSED trials never
+#: finished, so their last value says nothing about the config.
+FINISHED_STATUSES = frozenset({"TERMINATED"})
 
 
 @dataclass(frozen=True)
@@ -34,6 +38,10 @@ class TaskHistory:
         known: Which coordinates the history actually held, ``(n, d)``; unknown ones are 0.5.
         loss: The metric oriented so that lower is better (negated for ``mode="max"``), ``(n,)``.
         meta: The task's meta-features (``meta:<name>`` columns).
+        cost: Seconds per step (``training_iteration``) of each trial, ``(n,)``; NaN where the
+            history has no runtime; None when it has none at all.
+        steps: Steps of the task's longest trial (1 when the history has no steps): a full
+            run costs ``cost * steps``.
     """
 
     name: str
@@ -41,6 +49,8 @@ class TaskHistory:
     known: np.ndarray
     loss: np.ndarray
     meta: dict[str, float] = field(default_factory=dict)
+    cost: np.ndarray | None = None
+    steps: int = 1
 
     @property
     def regret(self) -> np.ndarray:
@@ -61,9 +71,12 @@ def read_history(
 ) -> list[TaskHistory]:
     """Split a history DataFrame by task and encode it in ``space``.
 
-    Rows with a NaN or infinite metric are dropped (counted in a log line). Where the
-    history holds a row per step (``training_iteration``), each trial's last step counts;
-    trials are told apart by ``trial_id`` when present.
+    Only finished trials count: with a ``status`` column, trials that errored or never
+    finished (see :data:`FINISHED_STATUSES`) are dropped, and so are rows with a NaN or
+    infinite metric (both counted in one log line). Where the history holds a row per step
+    (``training_iteration``), each trial's last step counts; trials are told apart by
+    ``trial_id`` when present. A trial's cost per step comes from ``runtime_s`` (or the last
+    step's ``time_total_s``) divided by its last ``training_iteration``.
 
     Raises:
         InvalidConfigError: No ``task`` or metric column, or no usable row.
@@ -84,18 +97,27 @@ def read_history(
     _check_columns(frame.columns, space, metric)
 
     values = pd.to_numeric(frame[metric], errors="coerce").to_numpy(dtype=float)
-    usable = np.isfinite(values)
+    finished = _finished(frame)
+    usable = np.isfinite(values) & finished
     if (~usable).any():
         logger.info(
-            "Ignoring %d of %d history rows whose %r is NaN, infinite or missing.",
-            int((~usable).sum()),
+            "Learning from %d of %d history trials: left out %d that did not finish (status not in %s) "
+            "and %d whose %r is NaN, infinite or missing.",
+            int(usable.sum()),
             len(values),
+            int((~finished).sum()),
+            sorted(FINISHED_STATUSES),
+            int((finished & ~np.isfinite(values)).sum()),
             metric,
         )
     frame, values = frame[usable], values[usable]
     if frame.empty:
-        raise InvalidConfigError(f"The history has no row with a finite {metric!r}.")
+        raise InvalidConfigError(
+            f"The history has no finished trial with a finite {metric!r}; a prior learns only from trials "
+            f"that finished (status {sorted(FINISHED_STATUSES)}) and reported the metric."
+        )
     loss = values if mode == "min" else -values
+    cost, steps = _costs(frame)
     meta_columns = [c for c in frame.columns if str(c).startswith(META_PREFIX)]
 
     tasks = []
@@ -107,8 +129,42 @@ def read_history(
             for c in meta_columns
             if pd.notna(rows[c].iloc[0])
         }
-        tasks.append(TaskHistory(name=str(name), unit=unit, known=known, loss=loss[index], meta=meta))
+        tasks.append(
+            TaskHistory(
+                name=str(name),
+                unit=unit,
+                known=known,
+                loss=loss[index],
+                meta=meta,
+                cost=None if cost is None else cost[index],
+                steps=int(steps[index].max()),
+            )
+        )
     return tasks
+
+
+def _finished(frame: pd.DataFrame) -> np.ndarray:
+    """Which rows belong to finished trials (every row when there is no ``status``)."""
+    if "status" not in frame.columns:
+        return np.ones(len(frame), dtype=bool)
+    status = frame["status"]
+    return (status.isna() | status.astype(str).isin(FINISHED_STATUSES)).to_numpy()
+
+
+def _costs(frame: pd.DataFrame) -> tuple[np.ndarray | None, np.ndarray]:
+    """Each trial's seconds per step (None: no runtime in the history) and its steps."""
+    steps = np.ones(len(frame))
+    if "training_iteration" in frame.columns:
+        reported = pd.to_numeric(frame["training_iteration"], errors="coerce").to_numpy(dtype=float)
+        steps = np.where(np.isfinite(reported) & (reported >= 1), reported, 1.0)
+    seconds = np.full(len(frame), np.nan)
+    for column in ("time_total_s", "runtime_s"):  # runtime_s wins where both are known
+        if column in frame.columns:
+            values = pd.to_numeric(frame[column], errors="coerce").to_numpy(dtype=float)
+            seconds = np.where(np.isfinite(values) & (values > 0), values, seconds)
+    if not np.isfinite(seconds).any():
+        return None, steps
+    return seconds / steps, steps
 
 
 def _last_steps(history: pd.DataFrame) -> pd.DataFrame:

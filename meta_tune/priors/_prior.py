@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import logging
 import os
+import zipfile
+import zlib
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from functools import cached_property
@@ -17,9 +19,10 @@ import pandas as pd
 from meta_tune._imports import require
 from meta_tune._io import atomic_write
 from meta_tune.errors import InvalidConfigError
+from meta_tune.priors._cost import CostModel, CostObservation
 from meta_tune.priors._density import MixtureDensity
 from meta_tune.priors._history import TaskHistory, meta_features, read_history
-from meta_tune.priors._portfolio import fit_surrogates, greedy_portfolio, regret_matrix
+from meta_tune.priors._portfolio import cost_matrix, fit_surrogates, greedy_portfolio, regret_matrix
 from meta_tune.priors._similarity import (
     MAX_RANKED_OBSERVATIONS,
     TaskWeights,
@@ -33,7 +36,8 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-_FORMAT = 1
+_FORMAT = 2
+_READABLE_FORMATS = (1, 2)  # format 1: no runtimes
 
 
 @dataclass(frozen=True)
@@ -47,6 +51,13 @@ class PriorConfig:
         candidates_per_task: Each task's best trials that compete for the portfolio.
         bounds_margin: Widening of the learned box on each side, in unit-cube coordinates.
         category_noise: Probability that the density redraws a categorical uniformly.
+        portfolio_objective: What the portfolio is chosen for: ``"time"``, the regret
+            reduction per expected second over the training tasks (anytime performance in
+            wall-clock); ``"trials"``, the regret after each trial; ``"auto"``, time when
+            the history has runtimes (``runtime_s`` or ``time_total_s``), else trials.
+        trial_overhead: Cost of starting a trial (scheduling, start-up), in runtimes of a
+            typical config; with ``"time"``, it keeps a very cheap but poor config from
+            looking free.
         seed: Seed of the surrogates and of every random choice in fitting.
     """
 
@@ -56,9 +67,16 @@ class PriorConfig:
     candidates_per_task: int = 8
     bounds_margin: float = 0.05
     category_noise: float = 0.2
+    portfolio_objective: Literal["auto", "time", "trials"] = "auto"
+    trial_overhead: float = 0.1
     seed: int = 0
 
     def __post_init__(self) -> None:
+        if self.portfolio_objective not in ("auto", "time", "trials"):
+            raise InvalidConfigError(
+                f"Prior option portfolio_objective={self.portfolio_objective!r} is not one of "
+                "'auto', 'time', 'trials'."
+            )
         checks = {
             "portfolio_size": self.portfolio_size >= 1,
             "top_quantile": 0 < self.top_quantile <= 1,
@@ -66,6 +84,7 @@ class PriorConfig:
             "candidates_per_task": self.candidates_per_task >= 1,
             "bounds_margin": 0 <= self.bounds_margin <= 1,
             "category_noise": 0 <= self.category_noise <= 1,
+            "trial_overhead": self.trial_overhead >= 0,
         }
         for name, ok in checks.items():
             if not ok:
@@ -81,12 +100,15 @@ class Prior:
     Build it with :func:`meta_tune.priors.fit`. It holds, learned for the target space:
     a greedy zero-shot **portfolio** of configs, a mixture **density** over the training
     tasks' good regions (:meth:`sample`, :meth:`log_density`), the **bounds** of the box
-    that holds every task's best config (:meth:`bounded_space`), and **task similarity**
-    weights updated from the target's own observations (:meth:`task_weights`).
+    that holds every task's best config (:meth:`bounded_space`), **task similarity**
+    weights updated from the target's own observations (:meth:`task_weights`), and, when
+    the history has runtimes, a **cost model** (:meth:`expected_cost`) that the portfolio
+    and the searchers use to spend seconds, not trials, well.
 
     Example:
         >>> prior = meta_tune.priors.fit(history, space=param_space, metric="acc", mode="max")
         >>> prior.portfolio[:3]                      # configs to try first
+        >>> prior.expected_cost(prior.portfolio[0])  # seconds, if the history has runtimes
         >>> prior.sample(10, np.random.default_rng(0))
         >>> prior.save("prior.json"); Prior.load("prior.json")
 
@@ -115,8 +137,8 @@ class Prior:
         self._tasks = tasks
         self._meta_weights = meta_feature_weights(meta_features(tasks, self.target_meta), len(tasks))
         self._top = [t.top(self.config.top_quantile, self.config.min_top) for t in tasks]
-        self._portfolio = portfolio if portfolio is not None else self._fit_portfolio()
         self._prediction_cache: dict[bytes, np.ndarray] = {}
+        self._portfolio = portfolio if portfolio is not None else self._fit_portfolio()
 
     # ------------------------------------------------------------------ description
     @property
@@ -244,6 +266,74 @@ class Prior:
             cache.update({keys[i]: row for i, row in zip(new, fresh)})
         return np.array([cache[key] for key in keys]).reshape(len(keys), len(self._surrogates))
 
+    # ------------------------------------------------------------------ cost
+    @cached_property
+    def cost_model(self) -> CostModel | None:
+        """The cost model fitted on the history's runtimes; None when it has too few (cost-blind)."""
+        model = CostModel.fit(self._tasks, seed=self.config.seed)
+        if model is None:
+            logger.info(
+                "The history has no runtimes (runtime_s or time_total_s) on two or more tasks: the prior "
+                "is cost-blind (portfolio chosen per trial, searchers ignore cost)."
+            )
+        return model
+
+    def expected_cost(
+        self,
+        config: Mapping[str, Any],
+        *,
+        observed: Sequence[tuple[Mapping[str, Any], float, int]] = (),
+        steps: int | None = None,
+    ) -> float | None:
+        """The expected seconds a config takes to train on the target task.
+
+        Args:
+            config: A config of the target space.
+            observed: The target task's own trials so far as ``(config, time_total_s,
+                training_iteration)`` of their last results; they scale the history's
+                runtimes to the target task (its machine, its data size).
+            steps: Steps (``training_iteration``) of the run; None: the most any observed
+                trial ran, else a full run of a typical training task.
+
+        Returns:
+            Seconds, or None when the history has no runtimes.
+        """
+        model = self.cost_model
+        if model is None:
+            return None
+        return float(
+            model.seconds(
+                self.space.encode(config, "ordinal")[None, :],
+                observed=self.cost_observations(observed),
+                steps=steps,
+            )[0]
+        )
+
+    def cost_observations(
+        self, observed: Sequence[tuple[Mapping[str, Any], float | None, int]]
+    ) -> list[CostObservation]:
+        """``(config, time_total_s, training_iteration)`` triples as the cost model's observations.
+
+        Triples without a positive, finite time are left out.
+        """
+        out = []
+        for config, seconds, steps in observed:
+            if seconds is not None and np.isfinite(seconds) and seconds > 0:
+                out.append(
+                    CostObservation(self.space.encode(config, "ordinal"), float(seconds), max(1, int(steps)))
+                )
+        return out
+
+    @property
+    def portfolio_objective(self) -> Literal["time", "trials"]:
+        """What the portfolio was chosen for (``PriorConfig.portfolio_objective`` resolved)."""
+        objective = self.config.portfolio_objective
+        if objective == "auto":
+            return "trials" if self.cost_model is None else "time"
+        if objective == "time" and self.cost_model is None:
+            return "trials"
+        return objective
+
     # ------------------------------------------------------------------ fitting
     def _fit_portfolio(self) -> list[dict[str, Any]]:
         candidates, sources = [], []
@@ -253,10 +343,23 @@ class Prior:
                 sources.append((t, int(row)))
         cand = np.stack(candidates)
         scores = regret_matrix(cand, np.array(sources), self._tasks, self._surrogates)
-        chosen = greedy_portfolio(scores, self.config.portfolio_size, self._meta_weights)
+        costs = None
+        if self.config.portfolio_objective == "time" and self.cost_model is None:
+            logger.warning(
+                "portfolio_objective='time' but the history has no runtimes: the portfolio is chosen "
+                "per trial."
+            )
+        if self.portfolio_objective == "time":
+            assert self.cost_model is not None
+            costs = cost_matrix(cand, np.array(sources), self._tasks, self.cost_model)
+        chosen = greedy_portfolio(
+            scores, self.config.portfolio_size, self._meta_weights, costs, overhead=self.config.trial_overhead
+        )
         logger.info(
-            "Portfolio of %d configs: mean training regret %.4f after the first, %.4f after all.",
+            "Portfolio of %d configs chosen per %s: mean training regret %.4f after the first, "
+            "%.4f after all.",
             len(chosen),
+            "second" if costs is not None else "trial",
             float(scores[chosen[0]] @ self._meta_weights),
             float(scores[chosen].min(axis=0) @ self._meta_weights),
         )
@@ -267,12 +370,14 @@ class Prior:
         """Write the prior to ``path`` (JSON) and its arrays beside it (same name, ``.npz``).
 
         Both files are written to temporary names first and then renamed, so a crash never
-        leaves a half-written prior.
+        leaves a half-written prior. Neither holds code: loading one runs nothing.
         """
         path = Path(path)
         arrays: dict[str, np.ndarray] = {}
         for i, t in enumerate(self._tasks):
             arrays[f"unit_{i}"], arrays[f"known_{i}"], arrays[f"loss_{i}"] = t.unit, t.known, t.loss
+            if t.cost is not None:
+                arrays[f"cost_{i}"] = t.cost
         document = {
             "format": _FORMAT,
             "space": self.space.to_dict(),
@@ -280,7 +385,7 @@ class Prior:
             "mode": self.mode,
             "config": asdict(self.config),
             "target_meta": self.target_meta,
-            "tasks": [{"name": t.name, "meta": t.meta} for t in self._tasks],
+            "tasks": [{"name": t.name, "meta": t.meta, "steps": t.steps} for t in self._tasks],
             "portfolio": self._portfolio,
         }
         atomic_write(
@@ -290,40 +395,66 @@ class Prior:
 
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> Prior:
-        """Read a prior written by :meth:`save`.
+        """Read a prior written by :meth:`save` (plain JSON and arrays; nothing is unpickled).
 
         Raises:
-            InvalidConfigError: The file is not a meta-tune prior of a known format.
+            InvalidConfigError: The files are missing, damaged, incomplete or not a meta-tune
+                prior of a known format; the files are left as they are.
         """
         path = Path(path)
+        arrays_path = path.with_suffix(".npz")
         try:
             document = json.loads(path.read_text())
-            arrays = np.load(path.with_suffix(".npz"))
-        except (OSError, json.JSONDecodeError) as err:
-            raise InvalidConfigError(
-                f"Cannot read a prior from {path} (and {path.with_suffix('.npz')}): {err}"
-            ) from err
-        if not isinstance(document, dict) or document.get("format") != _FORMAT:
-            raise InvalidConfigError(f"{path} is not a meta-tune prior of format {_FORMAT}.")
-        tasks = [
-            TaskHistory(
-                name=t["name"],
-                unit=arrays[f"unit_{i}"],
-                known=arrays[f"known_{i}"],
-                loss=arrays[f"loss_{i}"],
-                meta=t["meta"],
+            if not isinstance(document, dict) or document.get("format") not in _READABLE_FORMATS:
+                raise InvalidConfigError(
+                    f"{path} is not a meta-tune prior of format {_FORMAT} (its 'format' is "
+                    f"{document.get('format') if isinstance(document, dict) else None!r}); write it with "
+                    "Prior.save or meta-tune learn."
+                )
+            with np.load(arrays_path, allow_pickle=False) as arrays:
+                tasks = [
+                    TaskHistory(
+                        name=str(t["name"]),
+                        unit=arrays[f"unit_{i}"],
+                        known=arrays[f"known_{i}"],
+                        loss=arrays[f"loss_{i}"],
+                        meta=dict(t["meta"]),
+                        cost=arrays[f"cost_{i}"] if f"cost_{i}" in arrays.files else None,
+                        steps=int(t.get("steps", 1)),
+                    )
+                    for i, t in enumerate(document["tasks"])
+                ]
+            space = SearchSpace.from_dict(document["space"])
+            for task in tasks:
+                _check_task_arrays(task, space.dim("ordinal"))
+            return cls(
+                space=space,
+                metric=document["metric"],
+                mode=document["mode"],
+                tasks=tasks,
+                config=PriorConfig(**document["config"]),
+                target_meta=document["target_meta"],
+                portfolio=document["portfolio"],
             )
-            for i, t in enumerate(document["tasks"])
-        ]
-        return cls(
-            space=SearchSpace.from_dict(document["space"]),
-            metric=document["metric"],
-            mode=document["mode"],
-            tasks=tasks,
-            config=PriorConfig(**document["config"]),
-            target_meta=document["target_meta"],
-            portfolio=document["portfolio"],
-        )
+        except InvalidConfigError as err:
+            if str(path) in str(err):
+                raise
+            raise InvalidConfigError(f"Cannot read the prior {path} (and {arrays_path}): {err}") from err
+        except (
+            OSError,
+            ValueError,
+            KeyError,
+            TypeError,
+            AttributeError,
+            EOFError,
+            zipfile.BadZipFile,
+            zlib.error,
+        ) as err:
+            raise InvalidConfigError(
+                f"Cannot read the prior {path} (and {arrays_path}): the files are missing, damaged or "
+                f"incomplete ({type(err).__name__}: {err}). Write it again with Prior.save or "
+                "meta-tune learn."
+            ) from err
 
     def plot(self, path: str | os.PathLike[str], *, n_samples: int = 2000) -> None:
         """Save a PNG: per parameter, the prior's samples against each task's best config."""
@@ -369,6 +500,23 @@ def _flat_values(space: SearchSpace, config: Mapping[str, Any]) -> dict[str, Any
 
     flat = flatten(config)
     return {name: flat.get(name) for name in space.names if name in flat}
+
+
+def _check_task_arrays(task: TaskHistory, dim: int) -> None:
+    """A loaded task's arrays must fit each other and the space."""
+    n = len(task.loss)
+    shapes_ok = (
+        task.unit.shape == (n, dim)
+        and task.known.shape == (n, dim)
+        and task.loss.ndim == 1
+        and n >= 1
+        and (task.cost is None or task.cost.shape == (n,))
+    )
+    if not shapes_ok or not np.isfinite(task.loss).all():
+        raise InvalidConfigError(
+            f"task {task.name!r} has arrays of the wrong shape or non-finite losses (unit {task.unit.shape}, "
+            f"known {task.known.shape}, loss {task.loss.shape}; the space has {dim} coordinates)"
+        )
 
 
 def fit(

@@ -78,11 +78,13 @@ def fit_prior(
 
     A store history also holds the other metrics a trainable reports and its run constants
     (seed, epochs); they are not parameters, so they are dropped here rather than reported
-    by ``fit`` as ignored columns.
+    by ``fit`` as ignored columns. The bookkeeping columns stay: ``status`` (a prior learns
+    only from finished trials) and the runtimes and steps (its cost model).
     """
     from meta_tune.priors import fit
+    from meta_tune.priors._history import RESERVED_COLUMNS
 
     target = space if isinstance(space, SearchSpace) else SearchSpace.from_tune(space)
-    keep = {"task", metric, *target.flat_keys(constants=False)}
+    keep = {*RESERVED_COLUMNS, metric, *target.flat_keys(constants=False)}
     columns = [c for c in history.columns if c in keep or c.startswith("meta:")]
     return fit(history[columns], space=target, metric=metric, mode=mode)
