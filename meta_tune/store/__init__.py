@@ -2,7 +2,9 @@
 
 ``Store(url)`` keeps tasks, trials and learning curves in SQLite (default
 ``~/.meta_tune/store.db``, or ``$MT_STORE``) or PostgreSQL; ``StoreCallback`` records any
-Tuner's trials live; ``Store.import_experiment`` imports a finished Tune experiment.
+Tuner's trials live; ``Store.import_experiment`` imports a finished Tune experiment and ``read_experiment``
+reads one as a history frame, both from its plain files only (nothing in the folder is
+unpickled, so a folder from someone else cannot run code).
 ``Store.trials``/``curves``/``history`` return DataFrames in the history format that
 ``meta_tune.priors.fit`` reads (columns documented in ``meta_tune.store._frames``).
 """
@@ -11,6 +13,15 @@ from __future__ import annotations
 
 from meta_tune.store._callback import StoreCallback
 from meta_tune.store._frames import BOOKKEEPING
+from meta_tune.store._import import read_experiment
 from meta_tune.store._store import STORE_ENV, Store, TaskInfo, default_store_url
 
-__all__ = ["BOOKKEEPING", "STORE_ENV", "Store", "StoreCallback", "TaskInfo", "default_store_url"]
+__all__ = [
+    "BOOKKEEPING",
+    "STORE_ENV",
+    "Store",
+    "StoreCallback",
+    "TaskInfo",
+    "default_store_url",
+    "read_experiment",
+]
