@@ -20,6 +20,9 @@ import json
 import logging
 import math
 import os
+import struct
+import zipfile
+import zlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import IO, TYPE_CHECKING, Any, Literal
@@ -306,27 +309,44 @@ class CurvePredictor:
 
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> CurvePredictor:
-        """Read a predictor written by :meth:`save`.
+        """Read a predictor written by :meth:`save` (the file is only read, never changed).
+
+        The file is read as plain arrays (no pickle), so a damaged or hostile file can only
+        fail to load.
 
         Raises:
-            InvalidConfigError: The file is missing or not a meta-tune curve predictor.
+            InvalidConfigError: The file is missing, truncated, damaged or not a meta-tune
+                curve predictor; one message names the file and what is wrong.
         """
         try:
-            with np.load(path) as data:
-                header = json.loads(str(data["header"]))
-                curves = data.get("curves")
-        except (OSError, KeyError, ValueError) as err:
-            raise InvalidConfigError(f"Cannot read a curve predictor from {path}: {err}") from err
-        if header.get("format") != _FORMAT:
-            raise InvalidConfigError(f"{path} is not a meta-tune curve predictor of format {_FORMAT}.")
-        return cls(
-            curves,
-            metric=header["metric"],
-            mode=header["mode"],
-            max_t=header["max_t"],
-            tasks=header["tasks"],
-            neighbors=header["neighbors"],
-        )
+            header, curves = _read_npz(path)
+        except FileNotFoundError as err:
+            raise InvalidConfigError(
+                f"No curve predictor at {path}: the file does not exist. Write one with "
+                "CurvePredictor.fit(...).save(path)."
+            ) from err
+        except _DAMAGED as err:
+            raise InvalidConfigError(
+                f"Cannot read a curve predictor from {path}: the file is truncated, damaged or not an "
+                f".npz written by CurvePredictor.save ({type(err).__name__}: {err}). Save it again."
+            ) from err
+        problem = _header_problem(header, curves)
+        if problem is not None:
+            raise InvalidConfigError(
+                f"{path} is not a valid meta-tune curve predictor (format {_FORMAT}): {problem}. "
+                "Save it again with CurvePredictor.save."
+            )
+        try:
+            return cls(
+                curves,
+                metric=header["metric"],
+                mode=header["mode"],
+                max_t=header["max_t"],
+                tasks=header["tasks"],
+                neighbors=header["neighbors"],
+            )
+        except InvalidConfigError as err:
+            raise InvalidConfigError(f"{path} is not a valid meta-tune curve predictor: {err}") from err
 
     def __repr__(self) -> str:
         source = "parametric" if self._curves is None else f"{len(self._curves)} curves"
@@ -449,6 +469,68 @@ def _normal_grid() -> np.ndarray:
     from scipy.stats import norm
 
     return norm.ppf((np.arange(_PARAMETRIC_SAMPLES) + 0.5) / _PARAMETRIC_SAMPLES)
+
+
+#: What reading a damaged ``.npz`` can raise: zip and zlib errors, a short read, a bad header.
+_DAMAGED = (
+    OSError,
+    EOFError,
+    ValueError,
+    LookupError,
+    TypeError,
+    ArithmeticError,
+    MemoryError,
+    RuntimeError,  # zipfile: an "encrypted" or unknown-compression member (a flipped flag)
+    zipfile.BadZipFile,
+    zlib.error,
+    struct.error,
+)
+
+
+def _read_npz(path: str | os.PathLike[str]) -> tuple[Any, np.ndarray | None]:
+    """The JSON header and the curves array of a predictor file (pickles are refused)."""
+    data = np.load(path, allow_pickle=False)
+    if not isinstance(data, np.lib.npyio.NpzFile):
+        raise ValueError("it holds a single .npy array, not an .npz archive")
+    with data:
+        names = set(data.files)
+        if "header" not in names:
+            raise KeyError(f"no 'header' array (it holds {sorted(names)})")
+        header = json.loads(str(data["header"]))
+        curves = np.asarray(data["curves"]) if "curves" in names else None
+    return header, curves
+
+
+def _header_problem(header: Any, curves: np.ndarray | None) -> str | None:
+    """What is wrong with a loaded header and curves array, or None."""
+    if not isinstance(header, dict):
+        return f"its header is {type(header).__name__}, not a JSON object"
+    if header.get("format") != _FORMAT:
+        return f"its format is {header.get('format')!r}"
+    missing = [k for k in ("metric", "mode", "max_t", "neighbors", "tasks") if k not in header]
+    if missing:
+        return f"its header lacks {missing}"
+    if not isinstance(header["metric"], str):
+        return f"metric is {header['metric']!r}, not a string"
+    if header["mode"] not in ("min", "max"):
+        return f"mode is {header['mode']!r}, not 'min' or 'max'"
+    for key in ("max_t", "neighbors"):
+        value = header[key]
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int)):
+            return f"{key} is {value!r}, not an integer"
+    if header["max_t"] is None:
+        return "max_t is missing"
+    tasks = header["tasks"]
+    if tasks is not None and (not isinstance(tasks, list) or not all(isinstance(t, str) for t in tasks)):
+        return "tasks is not a list of task names"
+    if (curves is None) != (header["neighbors"] is None):
+        return "the header and the arrays disagree on whether it holds curves (incomplete file)"
+    if curves is not None:
+        if curves.dtype != np.float64:
+            return f"its curves are {curves.dtype}, not float64"
+        if tasks is not None and len(tasks) != len(curves):
+            return f"it names {len(tasks)} tasks for {len(curves)} curves"
+    return None
 
 
 def _check_mode(mode: str) -> None:
