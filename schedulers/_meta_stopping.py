@@ -8,13 +8,15 @@ curve model meta-learned instead of fitted per curve).
 
 from __future__ import annotations
 
+import json
 import logging
 import math
-import pickle
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from ray.tune.schedulers import FIFOScheduler, TrialScheduler
 
+from meta_tune._io import atomic_write
 from meta_tune.errors import InvalidConfigError
 from meta_tune.schedulers._curves import CurvePredictor
 
@@ -22,6 +24,10 @@ if TYPE_CHECKING:
     from ray.tune.experiment import Trial
 
 logger = logging.getLogger(__name__)
+
+_STATE_FORMAT = 1
+#: Suffix of the file next to a saved state that holds the base scheduler's own state.
+_BASE_SUFFIX = ".base"
 
 
 class MetaStoppingScheduler(FIFOScheduler):
@@ -199,30 +205,79 @@ class MetaStoppingScheduler(FIFOScheduler):
 
     # ------------------------------------------------------------------ state
     def save(self, checkpoint_path: str) -> None:
-        """Write the scheduler's state (curves, finals, the base scheduler) to a file."""
-        with open(checkpoint_path, "wb") as f:
-            pickle.dump(self._state(), f)
+        """Write the scheduler's state as JSON (written atomically).
 
-    def restore(self, checkpoint_path: str) -> None:
-        """Read a state written by :meth:`save`."""
-        with open(checkpoint_path, "rb") as f:
-            state = pickle.load(f)
-        if state.get("class") != type(self).__name__:
-            raise InvalidConfigError(f"{checkpoint_path} was not saved by a MetaStoppingScheduler.")
-        self._metric, self._mode = state["metric"], state["mode"]
-        self._curves, self._finals, self._num_stopped = state["curves"], state["finals"], state["num_stopped"]
-        self._base = pickle.loads(state["base"])
-
-    def _state(self) -> dict[str, Any]:
-        return {
+        The rule's own state (metric, mode, each running trial's curve, the finished
+        trials' final values) is plain JSON at ``checkpoint_path``. The base scheduler's
+        state is written by the base's own ``save`` to ``checkpoint_path + ".base"``: Ray's
+        schedulers pickle themselves there (ASHA pickles its ``__dict__``), so
+        :meth:`restore` trusts that one file. A base without ``save`` (FIFO) has no state
+        worth keeping; it starts afresh on restore. The predictor is not saved (pass the
+        same one to the new scheduler; :meth:`CurvePredictor.save` writes it).
+        """
+        base_file = Path(f"{checkpoint_path}{_BASE_SUFFIX}")
+        base_saved = False
+        if type(self._base) is not FIFOScheduler:  # plain FIFO has no state
+            try:
+                self._base.save(str(base_file))
+                base_saved = True
+            except NotImplementedError:
+                logger.warning(
+                    "%s has no save(); MetaStoppingScheduler saves its own state only, and the base "
+                    "scheduler starts afresh on restore.",
+                    type(self._base).__name__,
+                )
+        state = {
             "class": type(self).__name__,
+            "format": _STATE_FORMAT,
             "metric": self._metric,
             "mode": self._mode,
-            "curves": self._curves,
+            "curves": {trial: sorted(curve.items()) for trial, curve in self._curves.items()},
             "finals": self._finals,
             "num_stopped": self._num_stopped,
-            "base": pickle.dumps(self._base),
+            "base": {"class": type(self._base).__name__, "saved": base_saved},
         }
+        text = json.dumps(state, allow_nan=False)
+        atomic_write(checkpoint_path, lambda f: f.write(text.encode()))
+
+    def restore(self, checkpoint_path: str) -> None:
+        """Read a state written by :meth:`save`.
+
+        The JSON file is checked before anything is set. Restoring the base scheduler
+        calls its own ``restore`` on ``checkpoint_path + ".base"``, which for Ray's schedulers
+        unpickles that file: restore only states you (or your own runs) wrote.
+
+        Raises:
+            InvalidConfigError: The file is missing, not JSON, not a MetaStoppingScheduler
+                state (older meta-tune versions wrote a pickle: save it again), or saved
+                with another base scheduler.
+        """
+        try:
+            state = json.loads(Path(checkpoint_path).read_text())
+        except (OSError, ValueError) as err:
+            raise InvalidConfigError(
+                f"Cannot read a MetaStoppingScheduler state from {checkpoint_path}: {err}. It must be "
+                "the JSON file MetaStoppingScheduler.save writes (earlier meta-tune versions wrote a pickle, "
+                "which is no longer read: save the state again)."
+            ) from err
+        problem = _state_problem(state)
+        if problem is not None:
+            raise InvalidConfigError(f"{checkpoint_path} is not a MetaStoppingScheduler state: {problem}.")
+        base = state["base"]
+        if base["class"] != type(self._base).__name__:
+            raise InvalidConfigError(
+                f"{checkpoint_path} was saved with base={base['class']}, but this scheduler's base is "
+                f"{type(self._base).__name__}; build it with the same base scheduler."
+            )
+        if base["saved"]:
+            self._base.restore(f"{checkpoint_path}{_BASE_SUFFIX}")
+        self._metric, self._mode = state["metric"], state["mode"]
+        self._curves = {
+            trial: {int(step): float(value) for step, value in curve}
+            for trial, curve in state["curves"].items()
+        }
+        self._finals = [float(v) for v in state["finals"]]
+        self._num_stopped = int(state["num_stopped"])
 
     # ------------------------------------------------------------------ internals
     def _record(self, trial_id: str, result: dict[str, Any]) -> tuple[int | None, float | None]:
@@ -245,3 +300,40 @@ class MetaStoppingScheduler(FIFOScheduler):
         if any(s not in curve for s in range(1, step + 1)):
             return None
         return [curve[s] for s in range(1, step + 1)]
+
+
+def _state_problem(state: Any) -> str | None:
+    """What is wrong with a loaded MetaStoppingScheduler state, or None."""
+    if not isinstance(state, dict) or state.get("class") != MetaStoppingScheduler.__name__:
+        return "it was not written by MetaStoppingScheduler.save"
+    if state.get("format") != _STATE_FORMAT:
+        return f"its format is {state.get('format')!r}, this meta-tune reads {_STATE_FORMAT}"
+    if not isinstance(state.get("metric"), (str, type(None))) or state.get("mode") not in (
+        "min",
+        "max",
+        None,
+    ):
+        return f"metric {state.get('metric')!r} or mode {state.get('mode')!r} is not valid"
+    base = state.get("base")
+    if (
+        not isinstance(base, dict)
+        or not isinstance(base.get("class"), str)
+        or not isinstance(base.get("saved"), bool)
+    ):
+        return "its 'base' entry is not valid"
+    curves = state.get("curves")
+    if not isinstance(curves, dict) or not all(
+        isinstance(curve, list)
+        and all(isinstance(p, list) and len(p) == 2 and all(_is_number(x) for x in p) for p in curve)
+        for curve in curves.values()
+    ):
+        return "its 'curves' are not lists of [step, value] pairs"
+    if not isinstance(state.get("finals"), list) or not all(_is_number(v) for v in state["finals"]):
+        return "its 'finals' are not a list of numbers"
+    if not isinstance(state.get("num_stopped"), int):
+        return "its 'num_stopped' is not an integer"
+    return None
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import pickle
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -40,7 +42,9 @@ def run_curve(scheduler: TrialScheduler, trial_id: str, curve: np.ndarray, metri
 
 
 def finals_and_curves(curves: pd.DataFrame, task: str) -> tuple[pd.Series, dict[int, np.ndarray]]:
-    finals = curves[(curves["task"] == task) & (curves["training_iteration"] == STEPS)].set_index("trial")["acc"]
+    finals = curves[(curves["task"] == task) & (curves["training_iteration"] == STEPS)].set_index("trial")[
+        "acc"
+    ]
     return finals, {int(t): curve_of(curves, task, int(t)) for t in finals.index}
 
 
@@ -83,13 +87,17 @@ def test_the_base_scheduler_decides_first_and_its_pause_stands(predictor: CurveP
     scheduler = MetaStoppingScheduler(predictor, base=PauseAtThree())
     trial = FakeTrial("a")
     scheduler.on_trial_add(None, trial)  # type: ignore[arg-type]
-    decisions = [scheduler.on_trial_result(None, trial, {"training_iteration": s, "acc": 0.5})  # type: ignore[arg-type]
-                 for s in (1, 2, 3)]
+    decisions = [
+        scheduler.on_trial_result(None, trial, {"training_iteration": s, "acc": 0.5})  # type: ignore[arg-type]
+        for s in (1, 2, 3)
+    ]
     assert decisions == ["CONTINUE", "CONTINUE", "PAUSE"]
     # Resumed from an older checkpoint: steps come again and overwrite, nothing breaks.
     assert scheduler.on_trial_result(None, trial, {"training_iteration": 2, "acc": 0.6}) == "CONTINUE"  # type: ignore[arg-type]
 
-    asha = MetaStoppingScheduler(predictor, base=ASHAScheduler(max_t=STEPS, grace_period=1, reduction_factor=2))
+    asha = MetaStoppingScheduler(
+        predictor, base=ASHAScheduler(max_t=STEPS, grace_period=1, reduction_factor=2)
+    )
     asha.set_search_properties("acc", "max")
     ends = [run_curve(asha, f"t{i}", np.full(STEPS, 0.9 - 0.1 * i)) for i in range(3)]
     assert ends[0] == STEPS and ends[2] == 1  # ASHA's rung 1 stops the third, worse trial
@@ -103,13 +111,74 @@ def test_save_and_restore_continue_with_the_same_decisions(
     whole = MetaStoppingScheduler(predictor, base=ASHAScheduler(max_t=STEPS))
     whole.set_search_properties("acc", "max")
     first = [run_curve(whole, str(t), c) for t, c in items[:20]]
-    whole.save(str(tmp_path / "scheduler.pkl"))
+    whole.save(str(tmp_path / "scheduler.json"))
     rest = [run_curve(whole, str(t), c) for t, c in items[20:]]
 
     resumed = MetaStoppingScheduler(predictor, base=ASHAScheduler(max_t=STEPS))
-    resumed.restore(str(tmp_path / "scheduler.pkl"))
+    resumed.restore(str(tmp_path / "scheduler.json"))
     assert [run_curve(resumed, str(t), c) for t, c in items[20:]] == rest
     assert min(first + rest) < STEPS
+    state = json.loads((tmp_path / "scheduler.json").read_text())  # its own state is plain JSON
+    assert state["base"] == {"class": "AsyncHyperBandScheduler", "saved": True}
+    assert (tmp_path / "scheduler.json.base").is_file()  # ASHA's state, written by Ray's own save
+
+
+def test_with_a_fifo_base_the_state_is_one_json_file(
+    tmp_path: Path, predictor: CurvePredictor, test_curves: pd.DataFrame
+) -> None:
+    _, curves = finals_and_curves(test_curves, "t0")
+    items = list(curves.items())
+    whole = MetaStoppingScheduler(predictor, top_k=2)
+    whole.set_search_properties("acc", "max")
+    [run_curve(whole, str(t), c) for t, c in items[:10]]
+    trial = FakeTrial("running")
+    whole.on_trial_add(None, trial)  # type: ignore[arg-type]
+    whole.on_trial_result(None, trial, {"training_iteration": 1, "acc": 0.5})  # type: ignore[arg-type]
+    whole.save(str(tmp_path / "state.json"))
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["state.json"]
+    resumed = MetaStoppingScheduler(predictor, top_k=2)
+    resumed.restore(str(tmp_path / "state.json"))
+    rest = [run_curve(whole, str(t), c) for t, c in items[10:]]
+    assert [run_curve(resumed, str(t), c) for t, c in items[10:]] == rest
+    assert resumed.debug_string() == whole.debug_string()
+
+
+class WritesMarker:
+    def __init__(self, marker: Path) -> None:
+        self.marker = marker
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (Path.write_text, (self.marker, "ran"))
+
+
+def test_restore_reads_no_pickle_and_refuses_bad_states(tmp_path: Path, predictor: CurvePredictor) -> None:
+    marker = tmp_path / "marker"
+    scheduler = MetaStoppingScheduler(predictor)
+    old = tmp_path / "old.pkl"  # what meta-tune wrote before: a pickle, here a hostile one
+    old.write_bytes(pickle.dumps({"class": "MetaStoppingScheduler", "base": WritesMarker(marker)}))
+    with pytest.raises(
+        InvalidConfigError, match=r"Cannot read a MetaStoppingScheduler state from .*old\.pkl"
+    ):
+        scheduler.restore(str(old))
+    assert not marker.exists()
+    with pytest.raises(InvalidConfigError, match=r"missing\.json"):
+        scheduler.restore(str(tmp_path / "missing.json"))
+    good = tmp_path / "good.json"
+    scheduler.save(str(good))
+    for change, match in (
+        ({"class": "Other"}, "not written by MetaStoppingScheduler.save"),
+        ({"format": 9}, "its format is 9"),
+        ({"curves": {"t": [[1]]}}, "not lists of \\[step, value\\] pairs"),
+        ({"finals": ["x"]}, "'finals' are not a list of numbers"),
+        (
+            {"base": {"class": "AsyncHyperBandScheduler", "saved": True}},
+            "saved with base=AsyncHyperBandScheduler",
+        ),
+    ):
+        bad = tmp_path / "bad.json"
+        bad.write_text(json.dumps({**json.loads(good.read_text()), **change}))
+        with pytest.raises(InvalidConfigError, match=match):
+            scheduler.restore(str(bad))
 
 
 def test_without_history_the_parametric_rule_stops_hopeless_curves() -> None:
@@ -147,8 +216,11 @@ def test_inside_a_tuner_with_concurrent_trials(
 
     from tests.schedulers._trainable import curve_trainable
 
-    inner = (ASHAScheduler(max_t=STEPS, grace_period=1, reduction_factor=2) if base == "asha"
-             else HyperBandScheduler(max_t=STEPS, reduction_factor=3))
+    inner = (
+        ASHAScheduler(max_t=STEPS, grace_period=1, reduction_factor=2)
+        if base == "asha"
+        else HyperBandScheduler(max_t=STEPS, reduction_factor=3)
+    )
     scheduler = MetaStoppingScheduler(predictor, min_t=2, top_k=2, base=inner)
     # HyperBand's first bracket runs its first four trials to max_t; later ones meet the rule.
     qualities = [0.95, 0.9, 0.85, 0.8, 0.1, 0.05, 0.15, 0.75, 0.0, 0.2]
