@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import logging
+import pickle
 import tempfile
 from pathlib import Path
 from typing import Any, Protocol
 
 import numpy as np
 import torch
+
+from meta_tune.errors import InvalidConfigError
 
 logger = logging.getLogger(__name__)
 
@@ -21,7 +24,9 @@ class EpochJob(Protocol):
     :func:`run_epochs` drives a job inside a Tune trial: it restores the job from Tune's
     checkpoint when the trial resumes, then calls :meth:`train_epoch` for each remaining
     epoch, reports the metrics it returns and saves :meth:`state_dict` as the checkpoint.
-    A job whose state dict holds every RNG it uses resumes exactly where it stopped.
+    A job whose state dict holds every RNG it uses resumes exactly where it stopped. The
+    state dict may hold only tensors, numbers, strings and lists/dicts of them: checkpoints
+    are loaded with ``torch.load(weights_only=True)`` (see :func:`load_checkpoint`).
     """
 
     def train_epoch(self, epoch: int) -> dict[str, float]:
@@ -55,7 +60,7 @@ def run_epochs(job: EpochJob, epochs: int) -> None:
     checkpoint = tune.get_checkpoint()
     if checkpoint is not None:
         with checkpoint.as_directory() as folder:
-            payload = torch.load(Path(folder) / _STATE_FILE, map_location="cpu", weights_only=False)
+            payload = load_checkpoint(Path(folder) / _STATE_FILE)
         job.load_state_dict(payload["job"])
         start = int(payload["epoch"])
         logger.info("Resumed from the checkpoint after epoch %d", start)
@@ -64,6 +69,32 @@ def run_epochs(job: EpochJob, epochs: int) -> None:
         with tempfile.TemporaryDirectory() as folder:
             torch.save({"epoch": epoch + 1, "job": job.state_dict()}, Path(folder) / _STATE_FILE)
             tune.report({**metrics, "epoch": epoch + 1}, checkpoint=tune.Checkpoint.from_directory(folder))
+
+
+def load_checkpoint(path: Path) -> dict[str, Any]:
+    """Read a checkpoint file written by :func:`run_epochs`, safely.
+
+    It is loaded with ``torch.load(weights_only=True)``: tensors, numbers, strings and
+    containers of them, which is all a job's state may hold (RNG states as tensors or plain
+    dicts, see :func:`rng_state`). A file holding any other object is refused before that
+    object is built, so a checkpoint folder from elsewhere cannot run code.
+
+    Raises:
+        InvalidConfigError: The file is not such a checkpoint.
+    """
+    try:
+        payload = torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as err:
+        raise InvalidConfigError(
+            f"The checkpoint {path} holds objects other than tensors and plain data, so it is not "
+            "loaded (meta-tune loads checkpoints with torch.load(weights_only=True)). A job's "
+            f"state_dict must hold only tensors, numbers, strings, lists and dicts ({err})."
+        ) from err
+    except (OSError, RuntimeError, EOFError, ValueError, LookupError, TypeError) as err:  # damaged file
+        raise InvalidConfigError(f"Cannot read the checkpoint {path}: {err}") from err
+    if not isinstance(payload, dict) or "job" not in payload or "epoch" not in payload:
+        raise InvalidConfigError(f"{path} is not a meta-tune checkpoint (a dict with 'epoch' and 'job').")
+    return payload
 
 
 def select_device(requested: str | None = None) -> torch.device:
@@ -103,7 +134,11 @@ def seeded_generator(seed: int) -> np.random.Generator:
 
 
 def rng_state(numpy_rng: np.random.Generator) -> dict[str, Any]:
-    """The RNG states a job must checkpoint to resume deterministically."""
+    """The RNG states a job must checkpoint to resume deterministically.
+
+    Torch's states are byte tensors and numpy's is its plain ``bit_generator.state`` dict
+    (strings and integers), so the whole is loadable with ``torch.load(weights_only=True)``.
+    """
     state: dict[str, Any] = {"torch": torch.get_rng_state(), "numpy": numpy_rng.bit_generator.state}
     if torch.cuda.is_available():
         state["cuda"] = torch.cuda.get_rng_state_all()
@@ -118,14 +153,19 @@ def load_rng_state(numpy_rng: np.random.Generator, state: dict[str, Any]) -> Non
         torch.cuda.set_rng_state_all(state["cuda"])
 
 
-def training_state(model: torch.nn.Module, optimizer: torch.optim.Optimizer,
-                   numpy_rng: np.random.Generator) -> dict[str, Any]:
+def training_state(
+    model: torch.nn.Module, optimizer: torch.optim.Optimizer, numpy_rng: np.random.Generator
+) -> dict[str, Any]:
     """The state of a torch training run: weights, optimizer and every RNG (see :func:`rng_state`)."""
     return {"model": model.state_dict(), "optimizer": optimizer.state_dict(), "rng": rng_state(numpy_rng)}
 
 
-def load_training_state(state: dict[str, Any], model: torch.nn.Module, optimizer: torch.optim.Optimizer,
-                        numpy_rng: np.random.Generator) -> None:
+def load_training_state(
+    state: dict[str, Any],
+    model: torch.nn.Module,
+    optimizer: torch.optim.Optimizer,
+    numpy_rng: np.random.Generator,
+) -> None:
     """Restore what :func:`training_state` returned into ``model``, ``optimizer`` and the RNGs."""
     model.load_state_dict(state["model"])
     optimizer.load_state_dict(state["optimizer"])
