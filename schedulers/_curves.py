@@ -489,6 +489,14 @@ _DAMAGED = (
 
 def _read_npz(path: str | os.PathLike[str]) -> tuple[Any, np.ndarray | None]:
     """The JSON header and the curves array of a predictor file (pickles are refused)."""
+    with open(path, "rb") as f:
+        magic = f.read(6)
+    if not magic:
+        raise EOFError("the file is empty")
+    if magic.startswith(b"\x93NUMPY"):
+        raise ValueError("it holds a single .npy array, not an .npz archive")
+    if not magic.startswith(b"PK\x03\x04"):
+        raise ValueError(f"it is not a zip archive (it starts with {magic!r})")
     data = np.load(path, allow_pickle=False)
     if not isinstance(data, np.lib.npyio.NpzFile):
         raise ValueError("it holds a single .npy array, not an .npz archive")

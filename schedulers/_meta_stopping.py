@@ -253,12 +253,23 @@ class MetaStoppingScheduler(FIFOScheduler):
                 with another base scheduler.
         """
         try:
-            state = json.loads(Path(checkpoint_path).read_text())
-        except (OSError, ValueError) as err:
+            data = Path(checkpoint_path).read_bytes()
+        except OSError as err:
             raise InvalidConfigError(
-                f"Cannot read a MetaStoppingScheduler state from {checkpoint_path}: {err}. It must be "
-                "the JSON file MetaStoppingScheduler.save writes (earlier meta-tune versions wrote a pickle, "
-                "which is no longer read: save the state again)."
+                f"Cannot read a MetaStoppingScheduler state from {checkpoint_path}: {err}."
+            ) from err
+        if data[:1] == b"\x80":  # the protocol byte that starts every pickle
+            raise InvalidConfigError(
+                f"{checkpoint_path} is a pickle (as earlier meta-tune versions saved), and "
+                "MetaStoppingScheduler.restore reads only the JSON that save writes now, because loading "
+                "a pickle can run code. Save the state again."
+            )
+        try:
+            state = json.loads(data)
+        except ValueError as err:
+            raise InvalidConfigError(
+                f"Cannot read a MetaStoppingScheduler state from {checkpoint_path}: it is not the JSON "
+                f"file MetaStoppingScheduler.save writes ({err})."
             ) from err
         problem = _state_problem(state)
         if problem is not None:

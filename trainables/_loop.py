@@ -88,7 +88,7 @@ def load_checkpoint(path: Path) -> dict[str, Any]:
         raise InvalidConfigError(
             f"The checkpoint {path} holds objects other than tensors and plain data, so it is not "
             "loaded (meta-tune loads checkpoints with torch.load(weights_only=True)). A job's "
-            f"state_dict must hold only tensors, numbers, strings, lists and dicts ({err})."
+            "state_dict must hold only tensors, numbers, strings, lists and dicts."
         ) from err
     except (OSError, RuntimeError, EOFError, ValueError, LookupError, TypeError) as err:  # damaged file
         raise InvalidConfigError(f"Cannot read the checkpoint {path}: {err}") from err
