@@ -8,6 +8,7 @@ trials, observations with their fidelity, the failure policy, and save/restore.
 
 from __future__ import annotations
 
+import copy
 import logging
 import math
 import pickle
@@ -32,11 +33,13 @@ class Observation:
         config: The trial's config as suggested.
         value: The metric, oriented so that lower is better; None for a failed trial.
         iteration: The ``training_iteration`` the value was reported at (its fidelity).
+        seconds: What the trial cost up to there (Tune's ``time_total_s``); None if unknown.
     """
 
     config: dict[str, Any]
     value: float | None
     iteration: int
+    seconds: float | None = None
 
 
 class MetaSearcher(Searcher):
@@ -72,7 +75,7 @@ class MetaSearcher(Searcher):
         self._space: SearchSpace | None = None
         self._points = [dict(p) for p in points_to_evaluate or []]
         self._live: dict[str, dict[str, Any]] = {}
-        self._last_result: dict[str, tuple[float | None, int]] = {}
+        self._last_result: dict[str, tuple[float | None, int, float | None]] = {}
         self._observations: list[Observation] = []
         self._num_samples: int | None = None
         if space is not None:
@@ -112,16 +115,21 @@ class MetaSearcher(Searcher):
     def on_trial_result(self, trial_id: str, result: dict[str, Any]) -> None:
         """Remember the trial's latest value (a stopped trial's final result may not come)."""
         if trial_id in self._live and self._metric in result:
-            self._last_result[trial_id] = (self._value(result), int(result.get("training_iteration", 0)))
+            self._last_result[trial_id] = (
+                self._value(result),
+                int(result.get("training_iteration", 0)),
+                _seconds(result),
+            )
 
     def on_trial_complete(
         self, trial_id: str, result: dict[str, Any] | None = None, error: bool = False
     ) -> None:
         """Record the finished trial as an observation (failed ones too, see the class docstring)."""
         config = self._live.pop(trial_id, None)
-        last = self._last_result.pop(trial_id, (None, 0))
+        last = self._last_result.pop(trial_id, (None, 0, None))
         if config is None:
             return
+        seconds = last[2] if result is None or _seconds(result) is None else _seconds(result)
         if error:
             value, iteration = None, last[1]
         elif result is not None:
@@ -134,8 +142,10 @@ class MetaSearcher(Searcher):
                 )
             value, iteration = self._value(result), int(result.get("training_iteration", last[1]))
         else:
-            value, iteration = last
-        self._observations.append(Observation(config=config, value=value, iteration=iteration))
+            value, iteration = last[0], last[1]
+        self._observations.append(
+            Observation(config=config, value=value, iteration=iteration, seconds=seconds)
+        )
         self._observe(self._observations[-1])
 
     # ------------------------------------------------------------------ for subclasses
@@ -178,24 +188,30 @@ class MetaSearcher(Searcher):
 
     # ------------------------------------------------------------------ state
     def get_state(self) -> dict[str, Any]:
-        """Plain data (and the RNG state) from which :meth:`set_state` resumes exactly."""
-        return {
-            "class": type(self).__name__,
-            "metric": self._metric,
-            "mode": self._mode,
-            "seed": self._seed,
-            "rng": self._rng.bit_generator.state,
-            "space": None if self._space is None else self._space.to_json(),
-            "points": self._points,
-            "live": self._live,
-            "last_result": self._last_result,
-            "observations": [(o.config, o.value, o.iteration) for o in self._observations],
-            "num_samples": self._num_samples,
-            "extra": self._extra_state(),
-        }
+        """Plain data (and the RNG state) from which :meth:`set_state` resumes exactly.
+
+        The state is a copy: the searcher and the state do not change each other afterwards.
+        """
+        return copy.deepcopy(
+            {
+                "class": type(self).__name__,
+                "metric": self._metric,
+                "mode": self._mode,
+                "seed": self._seed,
+                "rng": self._rng.bit_generator.state,
+                "space": None if self._space is None else self._space.to_json(),
+                "points": self._points,
+                "live": self._live,
+                "last_result": self._last_result,
+                "observations": [(o.config, o.value, o.iteration, o.seconds) for o in self._observations],
+                "num_samples": self._num_samples,
+                "extra": self._extra_state(),
+            }
+        )
 
     def set_state(self, state: dict[str, Any]) -> None:
-        """Resume from :meth:`get_state` output."""
+        """Resume from :meth:`get_state` output (a copy of it is taken)."""
+        state = copy.deepcopy(state)
         if state.get("class") != type(self).__name__:
             raise InvalidConfigError(
                 f"This state was saved by {state.get('class')!r}; restore it into that searcher, "
@@ -205,7 +221,7 @@ class MetaSearcher(Searcher):
         self._rng = np.random.default_rng()
         self._rng.bit_generator.state = state["rng"]
         self._points, self._live, self._last_result = state["points"], state["live"], state["last_result"]
-        self._observations = [Observation(c, v, i) for c, v, i in state["observations"]]
+        self._observations = [Observation(*o) for o in state["observations"]]
         self._num_samples = state["num_samples"]
         self._space = None if state["space"] is None else SearchSpace.from_json(state["space"])
         if self._space is not None:
@@ -245,3 +261,12 @@ class MetaSearcher(Searcher):
         if not math.isfinite(value):
             return None
         return value if self._mode == "min" else -value
+
+
+def _seconds(result: Mapping[str, Any]) -> float | None:
+    """Tune's ``time_total_s`` of a result, if it is a positive finite number."""
+    try:
+        seconds = float(result["time_total_s"])
+    except (KeyError, TypeError, ValueError):
+        return None
+    return seconds if math.isfinite(seconds) and seconds > 0 else None

@@ -17,8 +17,7 @@ import numpy as np
 
 from meta_tune.errors import InvalidConfigError
 from meta_tune.priors import Prior
-from meta_tune.searchers._base import MetaSearcher
-from meta_tune.searchers._prior import check_prior, portfolio_in_space
+from meta_tune.searchers._transfer import TransferSearcher, check_config
 from meta_tune.space import CategoricalParam
 
 if TYPE_CHECKING:
@@ -51,6 +50,12 @@ class PriorEvolutionConfig:
             which nevergrad warns that the bounds are too close.
         num_workers: Trials expected to run side by side (``ConcurrencyLimiter``); CMA's
             population is at least this large and NGOpt picks an algorithm for it.
+        weights_every: Recompute the task weights after every this many observations (at
+            every one while the portfolio is served).
+        let_go: Drop the rest of the portfolio once the task weights give "no transfer"
+            the majority (from the third finished trial on).
+        cost_aware: Unused by the optimizer itself; its portfolio is chosen per second by
+            the prior when the history has runtimes.
     """
 
     max_portfolio: int | None = None
@@ -58,6 +63,9 @@ class PriorEvolutionConfig:
     min_sigma: float = 0.05
     max_sigma: float = 0.3
     num_workers: int = 1
+    weights_every: int = 5
+    let_go: bool = True
+    cost_aware: bool = True
 
     def __post_init__(self) -> None:
         if self.max_portfolio is not None and self.max_portfolio < 0:
@@ -67,11 +75,13 @@ class PriorEvolutionConfig:
                 f"Need 0 < min_sigma <= max_sigma <= 1/3 (unit-cube step sizes); got min_sigma="
                 f"{self.min_sigma}, max_sigma={self.max_sigma}"
             )
-        if self.num_workers < 1:
-            raise InvalidConfigError(f"num_workers must be >= 1, got {self.num_workers}")
+        if self.num_workers < 1 or self.weights_every < 1:
+            raise InvalidConfigError(
+                f"num_workers and weights_every must be >= 1, got {self.num_workers} and {self.weights_every}"
+            )
 
 
-class PriorEvolutionSearcher(MetaSearcher):
+class PriorEvolutionSearcher(TransferSearcher):
     """Evolutionary search (nevergrad) whose initial distribution comes from a meta-learned prior.
 
     The optimizer runs on the one-hot unit-cube encoding of the space (a categorical gets
@@ -127,22 +137,28 @@ class PriorEvolutionSearcher(MetaSearcher):
         Raises:
             InvalidConfigError: Not a prior, an unknown optimizer or a budget below 1.
         """
-        check_prior(prior, metric)
+        check_config(config, PriorEvolutionConfig)
         if optimizer not in _OPTIMIZERS:
             raise InvalidConfigError(f"optimizer must be one of {list(_OPTIMIZERS)}, got {optimizer!r}")
         if budget is not None and budget < 1:
             raise InvalidConfigError(f"budget must be >= 1 or None, got {budget}")
-        self._prior = prior
         self._optimizer_name: str = optimizer
         self._budget = budget
-        self._config = config or PriorEvolutionConfig()
-        self._portfolio: list[dict[str, Any]] = []
+        self._config: PriorEvolutionConfig
         self._opt: ng.optimizers.base.Optimizer | None = None
         self._candidates: list[Any] = []  # nevergrad candidates, in the order they were asked
         self._events: list[tuple[Any, ...]] = []  # the ask/tell log that rebuilds the optimizer
         self._handles: dict[str, int] = {}  # live trial -> index into _candidates
         self._pending: int | None = None
-        super().__init__(space, metric=metric, mode=mode, points_to_evaluate=points_to_evaluate, seed=seed)
+        super().__init__(
+            space,
+            prior=prior,
+            config=config or PriorEvolutionConfig(),
+            metric=metric,
+            mode=mode,
+            points_to_evaluate=points_to_evaluate,
+            seed=seed,
+        )
 
     # ------------------------------------------------------------------ Ray protocol
     def suggest(self, trial_id: str) -> dict[str, Any] | None:
@@ -174,17 +190,13 @@ class PriorEvolutionSearcher(MetaSearcher):
 
     # ------------------------------------------------------------------ hooks
     def _on_space(self) -> None:
-        self._portfolio = portfolio_in_space(
-            self._prior, self.space, max_portfolio=self._config.max_portfolio, num_samples=self._num_samples
-        )
+        super()._on_space()
         self._build()
 
-    def _propose(self) -> dict[str, Any]:
-        while self._portfolio:
-            point = self._portfolio.pop(0)
-            if not self._seen(point):
-                self._pending = self._apply(("inject", self._unit(point)))
-                return point
+    def _on_portfolio_point(self, point: dict[str, Any]) -> None:
+        self._pending = self._apply(("inject", self._unit(point)))
+
+    def _continue(self) -> dict[str, Any]:
         config: dict[str, Any] = {}
         for _ in range(_MAX_REDRAWS):
             index = self._apply(("ask",))
@@ -199,15 +211,15 @@ class PriorEvolutionSearcher(MetaSearcher):
 
     def _extra_state(self) -> dict[str, Any]:
         return {
+            **super()._extra_state(),
             "optimizer": self._optimizer_name,
             "budget": self._effective_budget(),
-            "portfolio": self._portfolio,
             "events": list(self._events),
             "handles": dict(self._handles),
         }
 
     def _load_extra_state(self, state: dict[str, Any]) -> None:
-        self._portfolio = state["portfolio"]
+        super()._load_extra_state(state)
         self._build()  # _on_space built one already; the saved budget may differ
         for event in state["events"]:
             self._apply(tuple(event))

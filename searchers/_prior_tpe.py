@@ -23,8 +23,7 @@ import numpy as np
 
 from meta_tune.errors import InvalidConfigError
 from meta_tune.priors import Prior, TaskWeights
-from meta_tune.searchers._base import MetaSearcher, Observation
-from meta_tune.searchers._prior import check_prior, portfolio_in_space, updated_task_weights
+from meta_tune.searchers._transfer import TransferSearcher, check_config
 from meta_tune.space import CategoricalParam, SearchSpace
 
 if TYPE_CHECKING:
@@ -56,7 +55,12 @@ class PriorTPESearcherConfig:
         n_ei_candidates: Candidates TPE draws from its good-config density per suggestion;
             it returns the one with the best density ratio.
         prior_weight: Weight of hyperopt's uniform prior in its Parzen estimators.
-        weights_every: Recompute the task weights after every this many observations.
+        weights_every: Recompute the task weights after every this many observations (at
+            every one while the portfolio is served).
+        let_go: Drop the rest of the portfolio once the task weights give "no transfer"
+            the majority (from the third finished trial on).
+        cost_aware: Unused by TPE itself; its portfolio is chosen per second by the prior
+            when the history has runtimes.
     """
 
     max_portfolio: int | None = None
@@ -67,6 +71,8 @@ class PriorTPESearcherConfig:
     n_ei_candidates: int = 24
     prior_weight: float = 1.0
     weights_every: int = 5
+    let_go: bool = True
+    cost_aware: bool = True
 
     def __post_init__(self) -> None:
         if self.max_portfolio is not None and self.max_portfolio < 0:
@@ -89,7 +95,7 @@ class PriorTPESearcherConfig:
                 )
 
 
-class PriorTPESearcher(MetaSearcher):
+class PriorTPESearcher(TransferSearcher):
     """hyperopt's TPE, warm-started by a meta-learned prior.
 
     Suggestions come, in order, from ``points_to_evaluate``, the prior's zero-shot
@@ -134,16 +140,19 @@ class PriorTPESearcher(MetaSearcher):
         seed: int = 0,
         config: PriorTPESearcherConfig | None = None,
     ) -> None:
-        check_prior(prior, metric)
-        if config is not None and not isinstance(config, PriorTPESearcherConfig):
-            raise InvalidConfigError(f"config must be a PriorTPESearcherConfig, got {type(config).__name__}")
-        self._prior = prior
-        self._config = config or PriorTPESearcherConfig()
-        self._portfolio: list[dict[str, Any]] = []
-        self._weights = TaskWeights(tasks=prior.task_weights().tasks, none=0.0)
+        check_config(config, PriorTPESearcherConfig)
+        self._config: PriorTPESearcherConfig
         self._pool: list[dict[str, Any]] = []
         self._domain: Domain | None = None
-        super().__init__(space, metric=metric, mode=mode, points_to_evaluate=points_to_evaluate, seed=seed)
+        super().__init__(
+            space,
+            prior=prior,
+            config=config or PriorTPESearcherConfig(),
+            metric=metric,
+            mode=mode,
+            points_to_evaluate=points_to_evaluate,
+            seed=seed,
+        )
 
     # ------------------------------------------------------------------ public
     def num_pseudo_observations(self) -> int:
@@ -154,17 +163,11 @@ class PriorTPESearcher(MetaSearcher):
 
     # ------------------------------------------------------------------ hooks
     def _on_space(self) -> None:
-        self._portfolio = portfolio_in_space(
-            self._prior, self.space, max_portfolio=self._config.max_portfolio, num_samples=self._num_samples
-        )
+        super()._on_space()
         self._domain = _hyperopt_domain(self.space)
         self._draw_pool()
 
-    def _propose(self) -> dict[str, Any]:
-        while self._portfolio:
-            point = self._portfolio.pop(0)
-            if not self._seen(point):
-                return point
+    def _continue(self) -> dict[str, Any]:
         n_pseudo = self.num_pseudo_observations()
         if n_pseudo == 0 and len(self._observations) < self._config.n_startup_trials:
             return self._uniform()
@@ -175,24 +178,14 @@ class PriorTPESearcher(MetaSearcher):
                 return config
         return self._uniform()
 
-    def _observe(self, observation: Observation) -> None:
-        every = self._config.weights_every
-        weights = updated_task_weights(self._prior, self._observations, observation, every)
-        if weights is not None:
-            self._weights = weights
-            self._draw_pool()
+    def _on_weights(self, weights: TaskWeights) -> None:
+        self._draw_pool()
 
     def _extra_state(self) -> dict[str, Any]:
-        return {
-            "portfolio": self._portfolio,
-            "weights": (self._weights.tasks.tolist(), self._weights.none),
-            "pool": self._pool,
-        }
+        return {**super()._extra_state(), "pool": self._pool}
 
     def _load_extra_state(self, state: dict[str, Any]) -> None:
-        self._portfolio = state["portfolio"]
-        tasks, none = state["weights"]
-        self._weights = TaskWeights(tasks=np.asarray(tasks), none=none)
+        super()._load_extra_state(state)
         self._pool = state["pool"]
 
     # ------------------------------------------------------------------ internals

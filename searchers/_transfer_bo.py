@@ -26,8 +26,7 @@ from scipy import linalg, special, stats
 from meta_tune.errors import InvalidConfigError
 from meta_tune.priors import MixtureDensity, Prior, TaskWeights
 from meta_tune.priors._similarity import ranking_weights
-from meta_tune.searchers._base import MetaSearcher
-from meta_tune.searchers._prior import check_prior, portfolio_in_space
+from meta_tune.searchers._transfer import TransferSearcher, check_config
 from meta_tune.space import CategoricalParam, SearchSpace
 
 if TYPE_CHECKING:
@@ -97,6 +96,14 @@ class TransferBOConfig:
         ucb_beta: Standard deviations subtracted from the mean by ``"ucb"``.
         n_thompson: Candidates (lowest lower confidence bound first) Thompson sampling
             draws one joint sample over.
+        let_go: Drop the rest of the portfolio once the prior's task weights give "no
+            transfer" the majority. (From the second finished trial on, the portfolio's
+            remaining configs are candidates of the acquisition, so the GP decides whether
+            the next one is still worth its cost.)
+        cost_aware: ``"ei"`` and ``"pi"`` divide by the prior's expected cost of a
+            candidate raised to a power cooled from 1 to 0 over the trial budget (EI per
+            second with CArBO's cost cooling); no effect when the history has no runtimes,
+            or for ``"ucb"`` and ``"thompson"``.
     """
 
     acquisition: Acquisition = "ei"
@@ -118,6 +125,8 @@ class TransferBOConfig:
     xi: float = 0.01
     ucb_beta: float = 2.0
     n_thompson: int = 32
+    let_go: bool = True
+    cost_aware: bool = True
 
     def __post_init__(self) -> None:
         choices = {"acquisition": _ACQUISITIONS, "transfer": _TRANSFERS, "kernel": _KERNELS}
@@ -174,13 +183,15 @@ class _Data:
         return ~np.isnan(self.value)
 
 
-class TransferBOSearcher(MetaSearcher):
+class TransferBOSearcher(TransferSearcher):
     """Gaussian-process Bayesian optimization that transfers from the prior's training tasks.
 
     Suggestions come, in order, from ``points_to_evaluate``, the prior's zero-shot
-    portfolio, the prior's density (until two trials have finished), and then the config
-    that maximizes the acquisition (:class:`TransferBOConfig`) among uniform candidates,
-    candidates from the prior's density and perturbations of the incumbent. GPs are
+    portfolio (until two trials have finished; the prior's density if it runs out), and
+    then the config that maximizes the acquisition (:class:`TransferBOConfig`; per
+    expected second early in the budget when the history has runtimes) among the
+    portfolio's remaining configs, uniform candidates, candidates from the prior's density
+    and perturbations of the incumbent. GPs are
     scikit-learn's ``GaussianProcessRegressor`` on the ordinal unit-cube encoding (a
     categorical with three or more categories one-hot; inactive conditional parameters
     encode as 0.5, one constant, so trials without them agree there).
@@ -225,22 +236,26 @@ class TransferBOSearcher(MetaSearcher):
         seed: int = 0,
         config: TransferBOConfig | None = None,
     ) -> None:
-        check_prior(prior, metric)
-        if config is not None and not isinstance(config, TransferBOConfig):
-            raise InvalidConfigError(f"config must be a TransferBOConfig, got {type(config).__name__}")
-        self._prior = prior
-        self._config = config or TransferBOConfig()
-        self._portfolio: list[dict[str, Any]] = []
+        check_config(config, TransferBOConfig)
+        self._config: TransferBOConfig
         self._theta: list[float] | None = None  # the target GP's kernel hyperparameters (log scale)
         self._theta_n = 0  # finished trials when they were fitted
-        self._weights: list[float] | None = None  # RGPE: each training task, then the target
-        self._weights_n = 0
+        self._rgpe: list[float] | None = None  # RGPE: each training task, then the target
+        self._rgpe_n = 0
         self._base_at_obs: list[list[float]] = []  # RGPE: each task GP's mean at each observation
         self._copula_scale = 1.0  # copula: the weight of the pooled prior mean
         self._obs_unit: list[np.ndarray] = []  # encoded observations (a cache, not state)
         self._features: _Features | None = None
         self._density: MixtureDensity | None = None
-        super().__init__(space, metric=metric, mode=mode, points_to_evaluate=points_to_evaluate, seed=seed)
+        super().__init__(
+            space,
+            prior=prior,
+            config=config or TransferBOConfig(),
+            metric=metric,
+            mode=mode,
+            points_to_evaluate=points_to_evaluate,
+            seed=seed,
+        )
 
     # ------------------------------------------------------------------ public
     def ensemble_weights(self) -> TaskWeights:
@@ -254,46 +269,47 @@ class TransferBOSearcher(MetaSearcher):
         if self._config.transfer == "copula":
             scale = self._copula_scale
             return TaskWeights(tasks=self._prior.task_weights().tasks * scale, none=1.0 - scale)
-        if self._weights is None:
+        if self._rgpe is None:
             return TaskWeights(tasks=self._prior.task_weights().tasks, none=0.0)
-        return TaskWeights(tasks=np.asarray(self._weights[:-1]), none=float(self._weights[-1]))
+        return TaskWeights(tasks=np.asarray(self._rgpe[:-1]), none=float(self._rgpe[-1]))
 
     # ------------------------------------------------------------------ hooks
     def _on_space(self) -> None:
-        self._portfolio = portfolio_in_space(
-            self._prior, self.space, max_portfolio=self._config.max_portfolio, num_samples=self._num_samples
-        )
+        super()._on_space()
         self._features = _Features(self.space)
         self._obs_unit = []
         self._density = None
 
-    def _propose(self) -> dict[str, Any]:
-        while self._portfolio:
-            point = self._portfolio.pop(0)
-            if not self._seen(point):
-                return point
+    def _portfolio_open(self) -> bool:
+        return int(self._modeled().finished.sum()) < _MIN_POINTS
+
+    def _continue(self) -> dict[str, Any]:
         data = self._modeled()
         if int(data.finished.sum()) < _MIN_POINTS:
             return self._from_density()
         with _one_blas_thread():
             config = self._bayesopt(data)
-        return config if config is not None else self._from_density()
+        if config is None:
+            return self._from_density()
+        if config in self._portfolio:  # the acquisition chose a portfolio config
+            self._portfolio.remove(config)
+        return config
 
     def _extra_state(self) -> dict[str, Any]:
         return {
-            "portfolio": self._portfolio,
+            **super()._extra_state(),
             "theta": self._theta,
             "theta_n": self._theta_n,
-            "weights": self._weights,
-            "weights_n": self._weights_n,
+            "rgpe": self._rgpe,
+            "rgpe_n": self._rgpe_n,
             "base_at_obs": self._base_at_obs,
             "copula_scale": self._copula_scale,
         }
 
     def _load_extra_state(self, state: dict[str, Any]) -> None:
-        self._portfolio = state["portfolio"]
+        super()._load_extra_state(state)
         self._theta, self._theta_n = state["theta"], state["theta_n"]
-        self._weights, self._weights_n = state["weights"], state["weights_n"]
+        self._rgpe, self._rgpe_n = state["rgpe"], state["rgpe_n"]
         self._base_at_obs = state["base_at_obs"]
         self._copula_scale = state["copula_scale"]
         self._density = None
@@ -361,11 +377,12 @@ class TransferBOSearcher(MetaSearcher):
         if cfg.acquisition == "thompson":
             return self._thompson(candidates, posterior)
         mean, var = posterior(candidates)
-        score = self._acquire(mean, var, best)
+        score = self._acquire(mean, var, best, candidates)
         top = np.argsort(-score, kind="stable")[:_SNAP]
         configs = self.space.decode_many(candidates[top], "ordinal")
-        mean, var = posterior(self.space.encode_many(configs, "ordinal"))
-        score = self._acquire(mean, var, best)
+        units = self.space.encode_many(configs, "ordinal")
+        mean, var = posterior(units)
+        score = self._acquire(mean, var, best, units)
         for j in np.argsort(-score, kind="stable"):
             if not self._seen(configs[j]):
                 return configs[j]
@@ -383,16 +400,22 @@ class TransferBOSearcher(MetaSearcher):
         worst = float(y[finished].max())
         return np.where(finished, y, worst + _FAIL_MARGIN), float(y[finished].min())
 
-    def _acquire(self, mean: np.ndarray, var: np.ndarray, best: float) -> np.ndarray:
-        """The acquisition (higher is better) of points with posterior ``mean``/``var`` of the loss."""
+    def _acquire(self, mean: np.ndarray, var: np.ndarray, best: float, unit: np.ndarray) -> np.ndarray:
+        """The acquisition (higher is better) of points ``unit`` with posterior ``mean``/``var`` of the loss.
+
+        EI and PI are per ``cost ** a`` (in log space for PI), ``a`` the cooled cost exponent.
+        """
         cfg = self._config
         sd = np.sqrt(np.maximum(var, 1e-12))
         if cfg.acquisition == "ucb":
             return -(mean - cfg.ucb_beta * sd)
         z = (best - cfg.xi - mean) / sd
+        exponent = self._cost_exponent()
+        log_cost = exponent * np.log(self._relative_cost(unit)) if exponent > 0 else 0.0
         if cfg.acquisition == "pi":
-            return special.log_ndtr(z)
-        return sd * (z * special.ndtr(z) + np.exp(-0.5 * z**2) / np.sqrt(2 * np.pi))
+            return special.log_ndtr(z) - log_cost
+        # log EI, stable far below the incumbent: log(sd) + log(z * Phi(z) + phi(z)).
+        return np.log(sd) + _log_h(z) - log_cost
 
     def _thompson(
         self, candidates: np.ndarray, posterior: Callable[..., tuple[np.ndarray, np.ndarray]]
@@ -425,6 +448,9 @@ class TransferBOSearcher(MetaSearcher):
                 drawn = self._rng.random((cfg.n_local, len(cats)))
                 local[:, cats] = np.where(redraw, drawn, center[cats])
             parts.append(local)
+        remaining = [p for p in self.remaining_portfolio() if not self._seen(p)]
+        if remaining:  # the portfolio's configs compete with the rest (per second, if cost-aware)
+            parts.append(self.space.encode_many(remaining, "ordinal"))
         return np.concatenate(parts)
 
     def _from_density(self) -> dict[str, Any]:
@@ -442,8 +468,8 @@ class TransferBOSearcher(MetaSearcher):
     def _prior_density(self) -> MixtureDensity:
         if self._density is None:
             weights = None
-            if self._weights is not None:
-                weights = TaskWeights(tasks=np.asarray(self._weights[:-1]), none=self._weights[-1])
+            if self._rgpe is not None:
+                weights = TaskWeights(tasks=np.asarray(self._rgpe[:-1]), none=self._rgpe[-1])
             self._density = self._prior.density(weights)
         return self._density
 
@@ -496,7 +522,7 @@ class TransferBOSearcher(MetaSearcher):
             np.random.default_rng([self._seed, 3, n]),
         )
         weights = np.append(shares.tasks[:-1], shares.tasks[-1] + shares.none)
-        self._weights, self._weights_n = [float(w) for w in weights], n
+        self._rgpe, self._rgpe_n = [float(w) for w in weights], n
         self._density = None
         logger.debug(
             "RGPE weights after %d trials: target %.2f, top task %.2f", n, weights[-1], weights[:-1].max()
@@ -505,12 +531,12 @@ class TransferBOSearcher(MetaSearcher):
     def _weights_due(self, n_done: int) -> bool:
         if self._config.transfer != "rgpe":
             return False
-        return self._weights is None or n_done >= self._weights_n + self._config.weights_every
+        return self._rgpe is None or n_done >= self._rgpe_n + self._config.weights_every
 
     def _members(self) -> tuple[list[tuple[GaussianProcessRegressor, float]], float]:
         """The heaviest task GPs and their renormalized weights, and the target GP's weight."""
-        assert self._weights is not None
-        weights = np.asarray(self._weights)
+        assert self._rgpe is not None
+        weights = np.asarray(self._rgpe)
         order = np.argsort(-weights[:-1], kind="stable")[: self._config.max_members]
         order = order[weights[order] > 0]
         total = float(weights[order].sum() + weights[-1])
@@ -602,6 +628,23 @@ class _Scaled:
 
     def predict(self, x: np.ndarray) -> np.ndarray:
         return self.offset + self.scale * _mean(self.model, x)
+
+
+def _log_h(z: np.ndarray) -> np.ndarray:
+    """``log(z * Phi(z) + phi(z))``, the log of expected improvement per standard deviation.
+
+    Direct evaluation underflows to ``log(0)`` below ``z ~ -38``; there the asymptotic
+    ``log(phi(z)) - 2 log|z|`` (Mills ratio) is used, so a cost factor can still rank
+    candidates whose improvement is tiny.
+    """
+    z = np.asarray(z, dtype=float)
+    out = np.empty_like(z)
+    safe = z > -25
+    zs = z[safe]
+    out[safe] = np.log(np.maximum(zs * special.ndtr(zs) + np.exp(-0.5 * zs**2) / np.sqrt(2 * np.pi), 1e-300))
+    zt = z[~safe]
+    out[~safe] = -0.5 * zt**2 - 0.5 * np.log(2 * np.pi) - 2 * np.log(-zt)
+    return out
 
 
 def _kernel(name: str, dim: int) -> Kernel:

@@ -87,4 +87,3 @@ def test_bad_settings_are_refused(related: meta_tune.priors.Prior) -> None:
         PriorSearcher(
             SPACE, prior=related, points_to_evaluate=[{"x": 3.0, "lr": 0.01, "act": "relu", "layers": 1}]
         )
-

@@ -184,8 +184,23 @@ def test_points_to_evaluate_then_the_portfolio_then_bayesian_optimization(
     bo.set_search_properties("acc", "max", dict(SPACE))
     first = run(bo, 8)
     assert first[0] == {**point, "epochs": 5}
-    assert first[1:4] == related.portfolio[:3]
-    assert all(c not in first[:4] for c in first[4:])
+    assert first[1] == related.portfolio[0]
+    # From two finished trials on, the GP decides: the rest of the portfolio are candidates.
+    assert bo.remaining_portfolio() == [c for c in related.portfolio[1:3] if c not in first]
+    assert all(c not in first[:2] for c in first[2:])
+    assert len({str(c) for c in first}) == len(first)
+
+
+def test_the_portfolio_competes_in_the_acquisition_once_the_gp_takes_over(
+    related: meta_tune.priors.Prior,
+) -> None:
+    """A portfolio config the GP rates best is suggested by the acquisition, and only once."""
+    bo = TransferBOSearcher(prior=related, config=TransferBOConfig(max_portfolio=16, xi=0.0), seed=1)
+    bo.set_search_properties("acc", "max", dict(SPACE))
+    first = run(bo, 12)
+    assert first[:2] == related.portfolio[:2]
+    served = [c for c in first[2:] if c in related.portfolio]
+    assert served and all(c not in bo.remaining_portfolio() for c in served)
 
 
 @pytest.mark.parametrize("transfer", ["rgpe", "copula"])
@@ -234,4 +249,3 @@ def test_the_benchmark_runs_it_as_transfer_bo(related: meta_tune.priors.Prior) -
     assert method.transfer and not method.flat
     context = MethodContext(param_space=SPACE, flat_space=SPACE, seed=3, num_trials=10, prior=related)
     assert isinstance(method.build(context), TransferBOSearcher)
-

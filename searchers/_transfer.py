@@ -1,0 +1,282 @@
+"""What every prior searcher shares: the prior's portfolio, served first and let go, and its cost model.
+
+A :class:`TransferSearcher` serves ``points_to_evaluate``, then the prior's portfolio (chosen
+per second when the history has runtimes, see ``PriorConfig.portfolio_objective``), then
+its own strategy (:meth:`TransferSearcher._continue`). After each finished trial it decides
+whether the rest of the portfolio is still the best use of the next trials: it lets go once
+the task-similarity ranking (``Prior.task_weights``, refitted at every finished trial while
+the portfolio is served) gives "no transfer" the majority, and a model-based strategy may
+take over earlier (:meth:`TransferSearcher._portfolio_open`). It also turns the prior's cost
+model into relative costs of candidate configs, with the cost exponent cooled from 1 to 0
+over the trial budget, as CArBO does, so that a strategy can prefer cheap configs early
+and stops preferring them once the budget is mostly spent.
+
+References:
+    Lee et al., Cost-aware Bayesian optimization, arXiv:2003.10870, 2020 (CArBO).
+    Feurer et al., Practical transfer learning for Bayesian optimization, 2018 (RGPE ranking).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from typing import Any, Literal, Protocol
+
+import numpy as np
+
+from meta_tune.errors import IncompatibleSearchSpaceError, InvalidConfigError
+from meta_tune.priors import Prior, TaskWeights
+from meta_tune.searchers._base import MetaSearcher, Observation
+from meta_tune.space import SearchSpace
+
+logger = logging.getLogger(__name__)
+
+#: Finished target trials before the ranking can tell related tasks from unrelated ones.
+MIN_RANKED = 3
+#: The cost exponent cools to 0 over this many finished trials when Tune's budget is unknown.
+DEFAULT_COOLING_TRIALS = 100
+
+
+class TransferSettings(Protocol):
+    """The settings every prior searcher's config has (read by :class:`TransferSearcher`)."""
+
+    @property
+    def max_portfolio(self) -> int | None: ...
+
+    @property
+    def weights_every(self) -> int: ...
+
+    @property
+    def let_go(self) -> bool: ...
+
+    @property
+    def cost_aware(self) -> bool: ...
+
+
+class TransferSearcher(MetaSearcher):
+    """Base class of the prior searchers (see the module docstring).
+
+    A subclass sets its own attributes, then calls ``super().__init__``; it implements
+    :meth:`_continue` (the suggestion once the portfolio is done) and may override
+    :meth:`_on_space`, :meth:`_observe`, :meth:`_on_weights` (new task weights),
+    :meth:`_on_portfolio_point` and :meth:`_portfolio_open`, calling the base class where
+    it has one.
+    """
+
+    def __init__(
+        self,
+        space: Mapping[str, Any] | None,
+        *,
+        prior: Prior,
+        config: TransferSettings,
+        metric: str | None,
+        mode: Literal["min", "max"] | None,
+        points_to_evaluate: Sequence[Mapping[str, Any]] | None,
+        seed: int,
+    ) -> None:
+        check_prior(prior, metric)
+        self._prior = prior
+        self._config = config
+        self._portfolio: list[dict[str, Any]] = []
+        self._weights = TaskWeights(tasks=prior.task_weights().tasks, none=0.0)
+        self._weights_n = 0
+        self._let_go_reason: str | None = None
+        super().__init__(space, metric=metric, mode=mode, points_to_evaluate=points_to_evaluate, seed=seed)
+
+    # ------------------------------------------------------------------ public
+    @property
+    def prior(self) -> Prior:
+        """The prior this searcher transfers from."""
+        return self._prior
+
+    def task_weights(self) -> TaskWeights:
+        """The training tasks' weights given the target's trials so far (and "no transfer"'s)."""
+        return self._weights
+
+    def remaining_portfolio(self) -> list[dict[str, Any]]:
+        """The portfolio configs still to be served (empty once it was let go)."""
+        return [] if self._let_go_reason else [dict(p) for p in self._portfolio]
+
+    @property
+    def let_go_reason(self) -> str | None:
+        """Why the rest of the portfolio was dropped, or None while it is served (or was served whole)."""
+        return self._let_go_reason
+
+    # ------------------------------------------------------------------ MetaSearcher hooks
+    def _on_space(self) -> None:
+        self._portfolio = portfolio_in_space(
+            self._prior, self.space, max_portfolio=self._config.max_portfolio, num_samples=self._num_samples
+        )
+
+    def _propose(self) -> dict[str, Any]:
+        while self._portfolio and not self._let_go_reason and self._portfolio_open():
+            point = self._portfolio.pop(0)
+            if not self._seen(point):
+                self._on_portfolio_point(point)
+                return point
+        return self._continue()
+
+    def _observe(self, observation: Observation) -> None:
+        if observation.value is None:
+            return
+        done = sum(o.value is not None for o in self._observations)
+        serving = bool(self._portfolio) and not self._let_go_reason
+        due = done - self._weights_n >= self._config.weights_every or (serving and done >= MIN_RANKED)
+        if done < 2 or not due:
+            return
+        self._weights = updated_task_weights(self._prior, self._observations)
+        self._weights_n = done
+        self._on_weights(self._weights)
+        if serving and self._config.let_go and done >= MIN_RANKED and self._weights.none > 0.5:
+            self._let_go(
+                f"after {done} trials the training tasks rank this task's results no better than chance "
+                f"(no-transfer weight {self._weights.none:.2f})"
+            )
+
+    def _extra_state(self) -> dict[str, Any]:
+        return {
+            "portfolio": self._portfolio,
+            "weights": (self._weights.tasks.tolist(), self._weights.none),
+            "weights_n": self._weights_n,
+            "let_go": self._let_go_reason,
+        }
+
+    def _load_extra_state(self, state: dict[str, Any]) -> None:
+        self._portfolio = state["portfolio"]
+        tasks, none = state["weights"]
+        self._weights = TaskWeights(tasks=np.asarray(tasks, dtype=float), none=float(none))
+        self._weights_n = state["weights_n"]
+        self._let_go_reason = state["let_go"]
+
+    # ------------------------------------------------------------------ for subclasses
+    def _continue(self) -> dict[str, Any]:
+        """The suggestion once the portfolio is served or let go."""
+        raise NotImplementedError
+
+    def _on_weights(self, weights: TaskWeights) -> None:
+        """Hook called with new task weights."""
+
+    def _on_portfolio_point(self, point: dict[str, Any]) -> None:
+        """Hook called with a portfolio config just before it is suggested."""
+
+    def _portfolio_open(self) -> bool:
+        """Whether the next portfolio config is still served (a model-based strategy may say no)."""
+        return True
+
+    def _let_go(self, reason: str) -> None:
+        """Drop the rest of the portfolio, logging why once."""
+        if self._let_go_reason or not self._portfolio:
+            return
+        self._let_go_reason = reason
+        logger.info(
+            "%s lets go of the last %d portfolio configs: %s.",
+            type(self).__name__,
+            len(self._portfolio),
+            reason,
+        )
+
+    def _finished(self) -> int:
+        return sum(o.value is not None for o in self._observations)
+
+    def _cost_exponent(self) -> float:
+        """The exponent of the cost in cost-aware choices: 1 at the start, cooled to 0 over the budget.
+
+        0 when the searcher is not cost-aware or the prior has no cost model.
+        """
+        if not self._config.cost_aware or self._prior.cost_model is None:
+            return 0.0
+        budget = self._num_samples or DEFAULT_COOLING_TRIALS
+        return float(max(0.0, 1.0 - len(self._observations) / budget))
+
+    def _relative_cost(self, unit: np.ndarray) -> np.ndarray:
+        """Predicted cost of ordinal-encoded configs relative to a typical config (ones if unknown)."""
+        model = self._prior.cost_model
+        if model is None:
+            return np.ones(len(np.atleast_2d(unit)))
+        return model.relative(unit)
+
+    def _cost_tilted_choice(self, unit: np.ndarray) -> int:
+        """One of the candidate rows, drawn with probability proportional to ``cost ** -exponent``."""
+        exponent = self._cost_exponent()
+        if exponent <= 0 or len(unit) == 1:
+            return 0
+        weights = self._relative_cost(unit) ** -exponent
+        return int(self._rng.choice(len(unit), p=weights / weights.sum()))
+
+
+def portfolio_in_space(
+    prior: Prior, space: SearchSpace, *, max_portfolio: int | None, num_samples: int | None
+) -> list[dict[str, Any]]:
+    """The configs of the prior's portfolio a searcher serves first, mapped into ``space``.
+
+    Args:
+        prior: The fitted prior.
+        space: The searcher's space (same parameters as the prior's; constants may differ).
+        max_portfolio: Serve at most this many; None: a quarter of ``num_samples`` (all of
+            the portfolio when the budget is unknown).
+        num_samples: The run's trial budget, if Tune told it.
+
+    Raises:
+        IncompatibleSearchSpaceError: The prior was fitted on other parameters.
+    """
+    _check_compatible(prior.space, space)
+    size = len(prior.portfolio)
+    if max_portfolio is not None:
+        size = min(size, max_portfolio)
+    elif num_samples:
+        size = min(size, max(1, num_samples // 4))
+    if not size:
+        return []
+    return space.decode_many(prior.space.encode_many(prior.portfolio[:size], "ordinal"), "ordinal")
+
+
+def check_prior(prior: object, metric: str | None) -> None:
+    """Check a prior searcher's ``prior``; warn when it was fitted on another metric than ``metric``.
+
+    Raises:
+        InvalidConfigError: ``prior`` is not a fitted :class:`~meta_tune.priors.Prior`.
+    """
+    if not isinstance(prior, Prior):
+        raise InvalidConfigError(
+            f"prior must be a meta_tune.priors.Prior, got {type(prior).__name__}; fit one with "
+            "meta_tune.priors.fit(history, space=..., metric=..., mode=...)."
+        )
+    if metric is not None and metric != prior.metric:
+        logger.warning(
+            "The prior was fitted on metric %r and this searcher optimizes %r.", prior.metric, metric
+        )
+
+
+def check_config(config: object, cls: type) -> None:
+    """A searcher's ``config`` must be None or an instance of its own config class.
+
+    Raises:
+        InvalidConfigError: A config of another class (e.g. another searcher's).
+    """
+    if config is not None and not isinstance(config, cls):
+        raise InvalidConfigError(f"config must be a {cls.__name__}, got {type(config).__name__}")
+
+
+def updated_task_weights(prior: Prior, observations: Sequence[Observation]) -> TaskWeights:
+    """The prior's task weights re-fitted to the target's finished observations."""
+    done = [o for o in observations if o.value is not None]
+    sign = 1.0 if prior.mode == "min" else -1.0
+    values = [sign * o.value for o in done if o.value is not None]
+    weights = prior.task_weights([o.config for o in done], values)
+    logger.debug("Task weights after %d observations: no-transfer share %.2f", len(done), weights.none)
+    return weights
+
+
+def _check_compatible(prior_space: SearchSpace, space: SearchSpace) -> None:
+    """The prior must be fitted on the same parameters (constants may differ)."""
+    ours = {p["name"]: p for p in space.to_dict()["params"]}
+    theirs = {p["name"]: p for p in prior_space.to_dict()["params"]}
+    if ours == theirs:
+        return
+    missing, extra = sorted(set(ours) - set(theirs)), sorted(set(theirs) - set(ours))
+    differ = sorted(n for n in set(ours) & set(theirs) if ours[n] != theirs[n])
+    raise IncompatibleSearchSpaceError(
+        f"The prior was fitted for another search space: parameters missing from the prior {missing}, "
+        f"parameters only in the prior {extra}, parameters with other domains {differ}. Fit it for this "
+        "space: meta_tune.priors.fit(history, space=<the Tuner's param_space>, ...)."
+    )
