@@ -225,7 +225,7 @@ def _read_state(state_file: Path, root: Path) -> tuple[list[dict[str, Any]], str
     """The trials an experiment state lists (plain fields only) and the experiment's metric."""
     try:
         document = json.loads(state_file.read_text(errors="replace"))
-    except (OSError, ValueError) as err:
+    except (OSError, ValueError, RecursionError) as err:
         raise StoreError(
             f"Cannot read the Tune experiment state {state_file}: {err}. The file must be the JSON "
             "Ray Tune writes; a run killed while writing it leaves it damaged, restore it from a copy."
@@ -238,7 +238,10 @@ def _read_state(state_file: Path, root: Path) -> tuple[list[dict[str, Any]], str
     metric = runner.get("_metric") if isinstance(runner, dict) else None
     entries = []
     for number, item in enumerate(document["trial_data"]):
-        entry = _state_entry(item, root)
+        try:
+            entry = _state_entry(item, root)
+        except RecursionError:  # nested deeper than any config Tune writes
+            entry = None
         if entry is None:
             logger.warning("Skipping trial entry %d of %s: not a Tune trial state.", number, state_file)
         else:
@@ -253,7 +256,7 @@ def _state_entry(item: Any, root: Path) -> dict[str, Any] | None:
     try:
         state = json.loads(item[0])
         meta = json.loads(item[1]) if len(item) > 1 and isinstance(item[1], str) else {}
-    except ValueError:
+    except (ValueError, RecursionError):
         return None
     if not isinstance(state, dict) or not isinstance(state.get("trial_id"), str):
         return None
@@ -370,7 +373,7 @@ def _json_file(path: Path, root: Path) -> Any:
         return None
     try:
         return json.loads(text)
-    except ValueError:
+    except (ValueError, RecursionError):
         logger.warning("Ignoring %s: not valid JSON.", path)
         return None
 
@@ -386,7 +389,7 @@ def _results(folder: Path, root: Path, *, first_only: bool = False) -> list[dict
                     continue
                 try:
                     result = json.loads(line)
-                except ValueError:
+                except (ValueError, RecursionError):
                     logger.warning("Skipping a malformed line of %s (a run killed mid-write).", path)
                     continue
                 if isinstance(result, dict):

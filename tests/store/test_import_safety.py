@@ -10,6 +10,8 @@ from typing import Any
 
 import pandas as pd
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from ray import cloudpickle
 
 from meta_tune.cli import main
@@ -259,3 +261,38 @@ def test_a_damaged_state_file_is_one_clear_error(tmp_path: Path, content: str, m
     (tmp_path / "experiment_state-x.json").write_text(content)
     with pytest.raises(StoreError, match=match):
         read_experiment(tmp_path)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    which=st.sampled_from(["state", "result", "params", "error"]),
+    cut=st.none() | st.integers(min_value=0),
+    flips=st.lists(st.tuples(st.integers(min_value=0), st.integers(0, 255)), max_size=4),
+)
+def test_a_damaged_folder_reads_or_gives_one_store_error_and_never_runs_its_code(
+    tmp_path_factory: pytest.TempPathFactory, which: str, cut: int | None, flips: list[tuple[int, int]]
+) -> None:
+    root = tmp_path_factory.mktemp("damaged")
+    marker = root / "marker"
+    path = crafted_experiment(root, marker)
+    trial = next(path.glob("train_a_00002_*"))
+    target = {
+        "state": next(path.glob("experiment_state-*.json")),
+        "result": trial / "result.json",
+        "params": trial / "params.json",
+        "error": trial / "error.txt",
+    }[which]
+    data = bytearray(target.read_bytes())
+    if cut is not None:
+        data = data[: cut % (len(data) + 1)]
+    for position, value in flips:
+        if data:
+            data[position % len(data)] = value
+    target.write_bytes(bytes(data))
+    try:
+        frame = read_experiment(path)
+    except StoreError as err:
+        assert which == "state" and str(target) in str(err)
+    else:
+        assert set(frame["status"]) <= {"TERMINATED", "ERROR", "RUNNING"}
+    assert not marker.exists()
