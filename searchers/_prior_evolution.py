@@ -107,6 +107,8 @@ class PriorEvolutionSearcher(TransferSearcher):
         Nomura et al., Warm starting CMA-ES for hyperparameter optimization, AAAI 2021.
     """
 
+    _follows_weights = False  # its own strategy does not read the prior's task weights
+
     def __init__(
         self,
         space: Mapping[str, Any] | None = None,

@@ -33,6 +33,9 @@ logger = logging.getLogger(__name__)
 
 #: Finished target trials before the ranking can tell related tasks from unrelated ones.
 MIN_RANKED = 3
+#: A strategy that does not read the task weights refits them for the let-go rule only up to
+#: this many finished trials (the ranking costs grow with the square of the trials).
+LET_GO_HORIZON = 20
 #: The cost exponent cools to 0 over this many finished trials when Tune's budget is unknown.
 DEFAULT_COOLING_TRIALS = 100
 
@@ -63,6 +66,10 @@ class TransferSearcher(MetaSearcher):
     it has one.
     """
 
+    #: Whether the strategy reads the task weights after the portfolio (else they are only
+    #: refitted while the portfolio is served, to decide whether to let it go).
+    _follows_weights = True
+
     def __init__(
         self,
         space: Mapping[str, Any] | None,
@@ -90,7 +97,13 @@ class TransferSearcher(MetaSearcher):
         return self._prior
 
     def task_weights(self) -> TaskWeights:
-        """The training tasks' weights given the target's trials so far (and "no transfer"'s)."""
+        """The training tasks' weights given the target's trials (and "no transfer"'s).
+
+        Refitted at every finished trial from the third on while the portfolio is served,
+        then every ``weights_every`` trials by the searchers whose strategy reads them
+        (PriorSearcher, PriorTPESearcher), and by the others while some of the portfolio is
+        left, up to :data:`LET_GO_HORIZON` trials; otherwise the last ones are kept.
+        """
         return self._weights
 
     def remaining_portfolio(self) -> list[dict[str, Any]]:
@@ -120,14 +133,17 @@ class TransferSearcher(MetaSearcher):
         if observation.value is None:
             return
         done = sum(o.value is not None for o in self._observations)
-        serving = bool(self._portfolio) and not self._let_go_reason
-        due = done - self._weights_n >= self._config.weights_every or (serving and done >= MIN_RANKED)
-        if done < 2 or not due:
+        pending = bool(self._portfolio) and not self._let_go_reason
+        watching = self._follows_weights or (pending and done <= LET_GO_HORIZON)
+        periodic = watching and done - self._weights_n >= self._config.weights_every
+        first_ranking = pending and done == MIN_RANKED
+        serving = pending and done >= MIN_RANKED and self._portfolio_open()
+        if done < 2 or not (periodic or first_ranking or serving):
             return
         self._weights = updated_task_weights(self._prior, self._observations)
         self._weights_n = done
         self._on_weights(self._weights)
-        if serving and self._config.let_go and done >= MIN_RANKED and self._weights.none > 0.5:
+        if pending and self._config.let_go and done >= MIN_RANKED and self._weights.none > 0.5:
             self._let_go(
                 f"after {done} trials the training tasks rank this task's results no better than chance "
                 f"(no-transfer weight {self._weights.none:.2f})"

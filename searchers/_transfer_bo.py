@@ -225,6 +225,8 @@ class TransferBOSearcher(TransferSearcher):
         hyperparameter transfer learning, ICML 2020.
     """
 
+    _follows_weights = False  # its own strategy does not read the prior's task weights
+
     def __init__(
         self,
         space: Mapping[str, Any] | None = None,

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from meta_tune.bench._protocol import (
     CACHE_ENV,
+    TIME_BUDGETS,
     TRIAL_BUDGETS,
     MetaSplit,
     MetricBounds,
@@ -41,6 +42,7 @@ __all__ = [
     "load_scenario",
     # protocol
     "CACHE_ENV",
+    "TIME_BUDGETS",
     "TRIAL_BUDGETS",
     "MetaSplit",
     "MetricBounds",

@@ -55,6 +55,8 @@ logger = logging.getLogger(__name__)
 CACHE_ENV = "MT_CACHE_DIR"
 TRAIN_FRACTION = 0.8
 TRIAL_BUDGETS = (1, 5, 10, 25, 50, 100)
+#: Simulated-time budgets the tables report, in multiples of the task's median random-config runtime.
+TIME_BUDGETS = (1, 2, 5, 10, 20, 50)
 SAMPLE_SIZE = 10_000
 SATURATION_THRESHOLD = 0.01
 

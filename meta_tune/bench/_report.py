@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 
 from meta_tune._imports import require
-from meta_tune.bench._protocol import MetricBounds, regret_table
+from meta_tune.bench._protocol import TIME_BUDGETS, MetricBounds, regret_table
 
 
 def plot_regret(
@@ -48,7 +48,10 @@ def plot_regret(
             band = 1.96 * stats["std"].fillna(0) / np.sqrt(stats["count"])
             ax.plot(stats.index, stats["mean"], label=method, color=color)
             ax.fill_between(
-                stats.index, (stats["mean"] - band).clip(lower=1e-4), stats["mean"] + band, alpha=0.12,
+                stats.index,
+                (stats["mean"] - band).clip(lower=1e-4),
+                stats["mean"] + band,
+                alpha=0.12,
                 color=color,
             )
         ax.set_xscale("log")
@@ -77,3 +80,15 @@ def budget_table(summary: pd.DataFrame, budgets: Sequence[float]) -> pd.DataFram
                 )
         rows.append(row)
     return pd.DataFrame(rows)
+
+
+def time_budget_steps(time_budget: float) -> list[float]:
+    """The simulated-time budgets a table reports up to ``time_budget`` (the budget itself last).
+
+    Multiples of the task's median runtime: :data:`~meta_tune.bench.TIME_BUDGETS` below the
+    budget (and halves below 1, for budgets of a few runtimes), then the budget.
+    """
+    steps = [b for b in (0.25, 0.5, *TIME_BUDGETS) if b < time_budget]
+    if time_budget > 2:
+        steps = [b for b in steps if b >= 1]
+    return [*steps, time_budget]

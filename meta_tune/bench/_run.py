@@ -73,9 +73,7 @@ class BenchmarkConfig:
 
     def __post_init__(self) -> None:
         if self.history not in ("true", "negated", "shuffled"):
-            raise InvalidConfigError(
-                f"history must be 'true', 'negated' or 'shuffled', got {self.history!r}"
-            )
+            raise InvalidConfigError(f"history must be 'true', 'negated' or 'shuffled', got {self.history!r}")
         if self.driver not in ("simulator", "tune"):
             raise InvalidConfigError(f"driver must be 'simulator' or 'tune', got {self.driver!r}")
         if not self.median_trial_s > 0:
@@ -141,9 +139,9 @@ def run_benchmark(
         history = random_history(
             scenario, list(split.train), n_per_task=config.history_trials, seed=config.base_seed
         )
-        history = history.drop(
-            columns=[m for m in (*scenario.metrics, RUNTIME_KEY) if m != metric and m in history]
-        )
+        # The surrogate's runtime is the history's runtime_s: the priors' cost model learns from it.
+        history = history.drop(columns=[m for m in scenario.metrics if m != metric and m in history])
+        history = history.rename(columns={RUNTIME_KEY: "runtime_s"})
         history = _unrelated(history, metric, config.history, seed=config.base_seed)
         prior = meta_tune.priors.fit(
             history,

@@ -87,7 +87,7 @@ def bench(
     """Run methods on a scenario's meta-test tasks; print regret tables and save a plot."""
     from meta_tune.bench import TRIAL_BUDGETS, load_scenario, metric_bounds, regret_table, saturated_tasks
     from meta_tune.bench import summarize_regret as summarize
-    from meta_tune.bench._report import budget_table, plot_regret
+    from meta_tune.bench._report import budget_table, plot_regret, time_budget_steps
     from meta_tune.bench._run import BenchmarkConfig, run_benchmark
 
     loaded = load_scenario(scenario, data_dir)
@@ -145,7 +145,7 @@ def bench(
         click.echo(f"\nWithout the {len(saturated)} saturated tasks ({', '.join(saturated)}):")
         echo_table(budget_table(summarize(table[~table["task"].isin(saturated)]), budgets))
     if time_budget is not None:
-        time_budgets = [time_budget * f for f in (1 / 16, 1 / 8, 1 / 4, 1 / 2, 1)]
+        time_budgets = time_budget_steps(time_budget)
         by_time = regret_table(
             trajectories, bounds, budgets=time_budgets, by="time", time_unit="median_runtime"
         )

@@ -2,11 +2,14 @@
 
 A config's cost on a task factors into the task's scale (its typical seconds per step) and
 the config's cost relative to the task's typical config (a large model, many boosting
-rounds). The relative part is shared by related tasks, so one tree-ensemble regressor of the
-log relative cost per step is fitted on every training task's trials; a new task's scale
-starts at the training tasks' typical one and is fitted online from the task's own results
-(Tune's ``time_total_s`` at each ``training_iteration``), shrunk towards that start while
-they are few.
+rounds). How much a config costs relative to the typical one differs from task to task
+(a config that is cheap on a small data set may be among the slowest on a large one), so
+one tree-ensemble regressor of the log relative cost is fitted per training task, and a
+new task's relative cost is their mean (arithmetic, so a config that is slow on some of the
+tasks is expected to be slow). For speed a single regressor is fitted to that mean over
+every training config. The new task's scale starts at the training tasks' typical one and
+is fitted online from its own results (Tune's ``time_total_s`` at each
+``training_iteration``), shrunk towards that start while they are few.
 
 References:
     Snoek, Larochelle and Adams, Practical Bayesian optimization of machine learning
@@ -24,12 +27,15 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from meta_tune.priors._history import TaskHistory
+from meta_tune.priors._trees import fit_trees, predict_trees
 
 if TYPE_CHECKING:
     from sklearn.ensemble import ExtraTreesRegressor
 
-#: Trials of each task the relative-cost regressor is fitted on (a seeded sample of the rest).
+#: Trials of each task its relative-cost regressor is fitted on (a seeded sample of the rest).
 MAX_COST_POINTS = 200
+#: Training configs the new-task regressor (the tasks' mean) is fitted on.
+MAX_POOLED_POINTS = 1500
 #: The online scale counts the training tasks' typical scale as this many observations.
 SCALE_SHRINK = 1.0
 
@@ -59,8 +65,16 @@ class CostModel:
         log_scale: Log seconds per step of a typical config on a typical training task.
     """
 
-    def __init__(self, model: ExtraTreesRegressor, *, log_scale: float, steps: int) -> None:
-        self._model = model
+    def __init__(
+        self,
+        tasks: list[ExtraTreesRegressor | None],
+        mean: ExtraTreesRegressor,
+        *,
+        log_scale: float,
+        steps: int,
+    ) -> None:
+        self._tasks = tasks
+        self._mean = mean
         self.log_scale = log_scale
         self.steps = steps
 
@@ -72,35 +86,57 @@ class CostModel:
             The model, or None when fewer than two tasks have two or more trials with a
             runtime (then the prior is cost-blind).
         """
-        from sklearn.ensemble import ExtraTreesRegressor
-
-        xs, ys, scales, steps = [], [], [], []
+        models: list[ExtraTreesRegressor | None] = []
+        pooled, scales, steps = [], [], []
         for t, task in enumerate(tasks):
-            if task.cost is None:
-                continue
-            rows = np.flatnonzero(np.isfinite(task.cost) & (task.cost > 0))
+            rows = (
+                np.array([], dtype=int)
+                if task.cost is None
+                else np.flatnonzero(np.isfinite(task.cost) & (task.cost > 0))
+            )
             if len(rows) < 2:
+                models.append(None)
                 continue
             if len(rows) > MAX_COST_POINTS:
                 rows = np.sort(
                     np.random.default_rng([seed, 17, t]).choice(rows, MAX_COST_POINTS, replace=False)
                 )
+            assert task.cost is not None
             log_cost = np.log(task.cost[rows])
             centre = float(np.median(log_cost))
-            xs.append(task.unit[rows])
-            ys.append(log_cost - centre)
+            models.append(fit_trees(task.unit[rows], log_cost - centre, seed=seed + t, min_samples_leaf=3))
+            pooled.append(task.unit[rows])
             scales.append(centre)
             steps.append(task.steps)
-        if len(xs) < 2:
+        if len(pooled) < 2:
             return None
-        model = ExtraTreesRegressor(n_estimators=24, min_samples_leaf=3, random_state=seed, n_jobs=1)
-        model.fit(np.concatenate(xs), np.concatenate(ys))
-        return cls(model, log_scale=float(np.median(scales)), steps=int(np.median(steps)))
+        x = np.concatenate(pooled)
+        if len(x) > MAX_POOLED_POINTS:
+            x = x[np.sort(np.random.default_rng([seed, 19]).choice(len(x), MAX_POOLED_POINTS, replace=False))]
+        fitted = [m for m in models if m is not None]
+        mean = np.log(np.mean([np.exp(predict_trees(m, x)) for m in fitted], axis=0))
+        return cls(
+            models,
+            fit_trees(x, mean, seed=seed, min_samples_leaf=3),
+            log_scale=float(np.median(scales)),
+            steps=int(np.median(steps)),
+        )
 
     def relative(self, unit: np.ndarray) -> np.ndarray:
-        """Each config's cost relative to a typical config of the same task (1 = typical), ``(n,)``."""
+        """Each config's expected cost on a new task relative to a typical config (1 = typical), ``(n,)``."""
         unit = np.atleast_2d(np.asarray(unit, dtype=float))
-        return np.exp(self._model.predict(unit))
+        return np.exp(predict_trees(self._mean, unit))
+
+    def per_task(self, unit: np.ndarray) -> np.ndarray:
+        """Each config's cost on each training task relative to its typical config, ``(n, n_tasks)``.
+
+        Tasks without runtimes get the new-task expectation (:meth:`relative`).
+        """
+        unit = np.atleast_2d(np.asarray(unit, dtype=float))
+        expected = self.relative(unit)
+        return np.column_stack(
+            [expected if m is None else np.exp(predict_trees(m, unit)) for m in self._tasks]
+        )
 
     def log_scale_for(self, observed: Sequence[CostObservation]) -> float:
         """The target task's log seconds per step of a typical config, given its own trials.

@@ -17,16 +17,12 @@ from sklearn.ensemble import ExtraTreesRegressor
 
 from meta_tune.priors._cost import CostModel
 from meta_tune.priors._history import TaskHistory
+from meta_tune.priors._trees import fit_trees, predict_trees
 
 
 def fit_surrogates(tasks: list[TaskHistory], *, seed: int) -> list[ExtraTreesRegressor]:
     """One regressor per task from its configs (ordinal unit cube) to its normalized regret."""
-    models = []
-    for i, task in enumerate(tasks):
-        model = ExtraTreesRegressor(n_estimators=24, min_samples_leaf=2, random_state=seed + i, n_jobs=1)
-        model.fit(task.unit, task.regret)
-        models.append(model)
-    return models
+    return [fit_trees(task.unit, task.regret, seed=seed + i) for i, task in enumerate(tasks)]
 
 
 def regret_matrix(
@@ -40,7 +36,7 @@ def regret_matrix(
     A candidate taken from task ``t``'s own trials keeps its observed regret there
     (``sources[j] = (t, row)``, or ``(-1, -1)`` for a candidate of no task).
     """
-    scores = np.column_stack([np.clip(m.predict(candidates), 0.0, 1.0) for m in surrogates])
+    scores = np.column_stack([np.clip(predict_trees(m, candidates), 0.0, 1.0) for m in surrogates])
     for j, (t, row) in enumerate(sources):
         if t >= 0:
             scores[j, t] = tasks[t].regret[row]
@@ -98,11 +94,10 @@ def cost_matrix(
 ) -> np.ndarray:
     """Cost of each candidate on each task relative to the task's typical config, ``(n_candidates, n_tasks)``.
 
-    Predicted by the cost model, except on a candidate's own source task where its runtime
-    was observed (``sources`` as in :func:`regret_matrix`).
+    Predicted by each task's cost model, except on a candidate's own source task where its
+    runtime was observed (``sources`` as in :func:`regret_matrix`).
     """
-    predicted = model.relative(candidates)
-    costs = np.repeat(predicted[:, None], len(tasks), axis=1)
+    costs = model.per_task(candidates)
     for j, (t, row) in enumerate(sources):
         task_cost = tasks[t].cost if t >= 0 else None
         if task_cost is not None and np.isfinite(task_cost[row]) and task_cost[row] > 0:

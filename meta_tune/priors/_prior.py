@@ -29,6 +29,7 @@ from meta_tune.priors._similarity import (
     meta_feature_weights,
     ranking_weights,
 )
+from meta_tune.priors._trees import predict_trees
 from meta_tune.space import CategoricalParam, SearchSpace
 
 if TYPE_CHECKING:
@@ -262,7 +263,7 @@ class Prior:
         keys = [row.tobytes() for row in unit]
         new = [i for i, key in enumerate(keys) if key not in cache]
         if new:
-            fresh = np.column_stack([m.predict(unit[new]) for m in self._surrogates])
+            fresh = np.column_stack([predict_trees(m, unit[new]) for m in self._surrogates])
             cache.update({keys[i]: row for i, row in zip(new, fresh)})
         return np.array([cache[key] for key in keys]).reshape(len(keys), len(self._surrogates))
 
@@ -449,6 +450,8 @@ class Prior:
             EOFError,
             zipfile.BadZipFile,
             zlib.error,
+            RuntimeError,  # zipfile: a damaged flag byte reads as "encrypted"
+            NotImplementedError,  # zipfile: a damaged byte names an unknown compression
         ) as err:
             raise InvalidConfigError(
                 f"Cannot read the prior {path} (and {arrays_path}): the files are missing, damaged or "

@@ -31,7 +31,7 @@ def damage(data: bytes, cut: int | None, flips: list[tuple[int, int]]) -> bytes:
     return bytes(out)
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(
     which=st.sampled_from(["prior.json", "prior.npz"]),
     cut=st.none() | st.integers(min_value=0),

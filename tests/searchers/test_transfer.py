@@ -62,7 +62,7 @@ def test_a_contrary_history_makes_the_searcher_let_go_of_the_portfolio(
     configs = run(searcher, 8)
     assert searcher.let_go_reason is not None and "no better than chance" in searcher.let_go_reason
     assert searcher.remaining_portfolio() == []
-    assert sum(c in contrary.portfolio for c in configs) <= 4
+    assert sum(c in contrary.portfolio for c in configs) <= 7  # of the 16 it would serve
     assert searcher.task_weights().none > 0.5
     # On a related task the portfolio is kept (TransferBO hands it to its acquisition instead).
     related = searcher_class(prior=costly, seed=0)
@@ -101,16 +101,16 @@ def test_prior_searcher_leans_to_cheap_configs_early(costly: meta_tune.priors.Pr
 
 
 def test_transfer_bo_maximizes_improvement_per_second(costly: meta_tune.priors.Prior) -> None:
-    """EI per second: cheap configs first, costly ones once they are what is left to gain from."""
+    """EI per second: the same number of trials in much less time, to about the same best."""
 
-    def suggestions(cost_aware: bool) -> list[dict[str, Any]]:
+    def suggestions(cost_aware: bool, seed: int) -> list[dict[str, Any]]:
         config = TransferBOConfig(max_portfolio=2, cost_aware=cost_aware)
-        searcher = TransferBOSearcher(prior=costly, seed=0, config=config)
+        searcher = TransferBOSearcher(prior=costly, seed=seed, config=config)
         searcher.set_search_properties("acc", "max", dict(SPACE), num_samples=200)
         return run(searcher, 14)[2:]
 
-    aware, blind = suggestions(True), suggestions(False)
-    width = {name: [c["width"] for c in configs] for name, configs in (("aware", aware), ("blind", blind))}
-    assert np.median(width["aware"][:6]) < 0.25 * np.median(width["blind"][:6])
-    assert np.median(width["aware"][-4:]) > 4 * np.median(width["aware"][:4])
-    assert max(accuracy(c, 0.7) for c in aware) > max(accuracy(c, 0.7) for c in blind) - 0.005
+    runs = {aware: [suggestions(aware, seed) for seed in range(3)] for aware in (True, False)}
+    seconds = {aware: sum(mean_cost(configs) for configs in runs[aware]) for aware in runs}
+    assert seconds[True] < 0.7 * seconds[False]
+    for aware, blind in zip(runs[True], runs[False]):
+        assert max(accuracy(c, 0.7) for c in aware) > max(accuracy(c, 0.7) for c in blind) - 0.005
