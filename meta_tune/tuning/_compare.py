@@ -106,10 +106,11 @@ def best_at_seconds(runs: pd.DataFrame, budgets: Sequence[float]) -> pd.DataFram
 
 
 def trials_to_reach(runs: pd.DataFrame, searcher: str, baseline: str, mode: str) -> pd.DataFrame:
-    """Per seed: trials ``searcher`` needed to reach ``baseline``'s final best, and the ratio.
+    """Per seed: trials and wall-clock seconds ``searcher`` needed to reach ``baseline``'s final best.
 
-    ``ratio`` = trials needed / trials the baseline used (below 1: the searcher is faster);
-    NaN where ``searcher`` never got there.
+    ``ratio`` = trials needed / trials the baseline used, ``time ratio`` = seconds needed /
+    seconds the baseline's run took (below 1: the searcher is faster); NaN where
+    ``searcher`` never got there.
     """
     rows = []
     for seed, group in runs.groupby("seed"):
@@ -118,8 +119,12 @@ def trials_to_reach(runs: pd.DataFrame, searcher: str, baseline: str, mode: str)
         target = base["best"].iloc[-1]
         reached = mine[mine["best"] >= target] if mode == "max" else mine[mine["best"] <= target]
         needed = int(reached["n"].iloc[0]) if len(reached) else math.nan
+        seconds = float(reached["finished_s"].iloc[0]) if len(reached) else math.nan
+        base_seconds = float(base["finished_s"].max())
         rows.append({"seed": seed, "target": target, f"{searcher} trials": needed,
-                     f"{baseline} trials": len(base), "ratio": needed / len(base)})
+                     f"{baseline} trials": len(base), "ratio": needed / len(base),
+                     f"{searcher} s": seconds, f"{baseline} s": base_seconds,
+                     "time ratio": seconds / base_seconds})
     return pd.DataFrame(rows)
 
 

@@ -101,6 +101,7 @@ def test_summaries_of_a_comparison() -> None:
     assert at.loc["prior", "1 s"] == 0.8 and np.isnan(at.loc["hyperopt", "1 s"])
     reach = trials_to_reach(runs, "prior", "hyperopt", "max")
     assert reach.loc[0, "prior trials"] == 2 and reach.loc[0, "ratio"] == pytest.approx(2 / 3)
+    assert reach.loc[0, "prior s"] == 2.0 and reach.loc[0, "time ratio"] == pytest.approx(2.0 / 3.5)
 
 
 @pytest.mark.integration
