@@ -360,7 +360,7 @@ CASES: list[Case] = [
         '`meta_tune.priors.fit(frame, metric="loss", ...)` (no such column)',
         call=lambda tmp: fit_prior(history("lr"), metric="loss"),
     ),
-    Case('`meta_tune.priors.fit("runs/", ...)` (a string)', call=lambda tmp: fit_prior("runs/")),
+    Case('`meta_tune.priors.fit("runs/", ...)` (a folder that is not a Tune experiment)', call=lambda tmp: fit_prior("runs/")),
     Case('`meta_tune.trainables.get("nope")`', call=lambda tmp: trainable("nope")),
 ]
 

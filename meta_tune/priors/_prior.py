@@ -539,7 +539,10 @@ def fit(
             hyperparameter named by its flattened path, the metric column, optionally
             ``trial_id`` + ``training_iteration`` rows per step and ``meta:<name>``
             meta-feature columns), a :class:`meta_tune.store.Store` (its trials of
-            ``family``), or a Tune ``ExperimentAnalysis`` (one task).
+            ``family``), or the path of a Tune experiment folder (one task; read from its
+            plain files with :func:`meta_tune.store.read_experiment`, so a folder from
+            someone else runs no code; an ``ExperimentAnalysis`` is read from its folder
+            the same way).
         space: The target Tune ``param_space`` (or a :class:`SearchSpace`).
         metric: The metric column.
         mode: ``"min"`` or ``"max"``.
@@ -567,14 +570,13 @@ def _history_frame(history: Any, family: str | None) -> pd.DataFrame:
         return history
     if hasattr(history, "history") and hasattr(history, "list_tasks"):  # a meta_tune Store
         return history.history(family=family)
-    if hasattr(history, "dataframe") and hasattr(history, "experiment_path"):  # Tune ExperimentAnalysis
-        frame = history.dataframe()
-        frame = frame.rename(
-            columns={c: c[len("config/") :] for c in frame.columns if c.startswith("config/")}
-        )
-        frame["task"] = Path(str(history.experiment_path)).name
-        return frame
+    from meta_tune.store import read_experiment
+
+    if isinstance(history, (str, os.PathLike)):  # a Tune experiment folder
+        return read_experiment(history)
+    if hasattr(history, "experiment_path"):  # a Tune ExperimentAnalysis or ResultGrid: its folder
+        return read_experiment(history.experiment_path)
     raise InvalidConfigError(
-        f"history must be a pandas DataFrame, a meta_tune Store or a Tune ExperimentAnalysis, "
-        f"got {type(history).__name__}"
+        f"history must be a pandas DataFrame, a meta_tune Store or the path of a Tune experiment folder "
+        f"(or its ExperimentAnalysis), got {type(history).__name__}"
     )
