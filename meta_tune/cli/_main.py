@@ -6,6 +6,7 @@ import logging
 from typing import Any
 
 import click
+from sqlalchemy.exc import SQLAlchemyError
 
 from meta_tune import __version__
 from meta_tune.cli._bench import bench
@@ -56,5 +57,12 @@ def main(argv: list[str] | None = None) -> Any:
         err.show()
         raise SystemExit(err.exit_code) from None
     except MetaTuneError as err:
-        click.echo(f"Error: {err}", err=True)
+        from meta_tune.store._url import mask_url
+
+        click.echo(f"Error: {mask_url(str(err))}", err=True)
+        raise SystemExit(1) from None
+    except SQLAlchemyError as err:  # a database error no store method turned into a StoreError
+        from meta_tune.store._store import reason
+
+        click.echo(f"Error: the store failed: {reason(err)}", err=True)
         raise SystemExit(1) from None

@@ -14,10 +14,11 @@ if TYPE_CHECKING:
     from meta_tune.store import Store
 
 
-def _open(ctx: click.Context) -> Store:
+def _open(ctx: click.Context, *, read_only: bool = False) -> Store:
+    """The store of ``--store``; commands that only read open it read-only (nothing is changed)."""
     from meta_tune.store import Store
 
-    return Store(ctx.obj["store_url"])
+    return Store(ctx.obj["store_url"], read_only=read_only)
 
 
 @click.group()
@@ -30,7 +31,7 @@ def store() -> None:
 @click.pass_context
 def ls(ctx: click.Context, family: str | None) -> None:
     """List the tasks in the store with their trial counts."""
-    st = _open(ctx)
+    st = _open(ctx, read_only=True)
     rows = []
     for task in st.list_tasks(family=family):
         trials = st.trials(task.name)
@@ -61,7 +62,7 @@ def ls(ctx: click.Context, family: str | None) -> None:
 @click.pass_context
 def show(ctx: click.Context, task: str, top: int, curves: bool) -> None:
     """Show a task's trials, best first (or its learning curves with --curves)."""
-    st = _open(ctx)
+    st = _open(ctx, read_only=True)
     info = st.get_task(task)
     frame = st.curves(task) if curves else st.trials(task)
     click.echo(
@@ -104,7 +105,7 @@ def import_(
 @click.pass_context
 def export(ctx: click.Context, archive: Path, family: str | None, tasks: tuple[str, ...]) -> None:
     """Write tasks with their trials and curves to a Parquet ARCHIVE (load it with `store load`)."""
-    st = _open(ctx)
+    st = _open(ctx, read_only=True)
     rows = st.export_tasks(archive, family=family, tasks=tasks or None)
     click.echo(f"Wrote {rows} rows to {archive} ({archive.stat().st_size / 1e6:.2f} MB).")
 
@@ -130,3 +131,37 @@ def load(ctx: click.Context, archive: Path | None, family: str | None, shipped: 
             for key, value in load_shipped(st, name).items():
                 counts[key] += value
     click.echo(f"Loaded into {st.url}: " + ", ".join(f"{v} new {k}" for k, v in counts.items()))
+
+
+@store.command("check")
+@click.pass_context
+def check(ctx: click.Context) -> None:
+    """Check the store without changing it: integrity, schema version, counts (exit 1 on problems)."""
+    from meta_tune.store import check_store, default_store_url
+
+    report = check_store(ctx.obj["store_url"] or default_store_url())
+    version = "-" if report.schema_version is None else str(report.schema_version)
+    click.echo(f"store    {report.url}")
+    click.echo(f"schema   version {version} (this meta-tune reads up to {report.supported_version})")
+    if report.tasks is not None:
+        statuses = ", ".join(f"{n} {status}" for status, n in report.statuses.items())
+        click.echo(f"tasks    {report.tasks}")
+        click.echo(f"trials   {report.trials}" + (f" ({statuses})" if statuses else ""))
+        click.echo(f"results  {report.results}")
+    if report.ok:
+        click.echo("check    ok")
+        return
+    click.echo(f"check    {len(report.problems)} problem(s):")
+    for problem in report.problems:
+        click.echo(f"  {problem}")
+    raise SystemExit(1)
+
+
+@store.command("init")
+@click.pass_context
+def init(ctx: click.Context) -> None:
+    """Create meta-tune's tables in the store, also in a database that holds other tables."""
+    from meta_tune.store import Store
+
+    st = Store(ctx.obj["store_url"], create=True)
+    click.echo(f"{st.url} is a meta-tune store (schema version {st.schema_version}).")

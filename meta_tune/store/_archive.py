@@ -28,8 +28,19 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 _META_KEY = b"meta_tune.tasks"
-_COLUMNS = ["task", "trial_id", "status", "config", "trial_metrics", "error", "runtime_s",
-            "last_iteration", "training_iteration", "time_total_s", "metrics"]
+_COLUMNS = [
+    "task",
+    "trial_id",
+    "status",
+    "config",
+    "trial_metrics",
+    "error",
+    "runtime_s",
+    "last_iteration",
+    "training_iteration",
+    "time_total_s",
+    "metrics",
+]
 
 
 def export_archive(store: Store, path: Path, tasks: Iterable[str]) -> int:
@@ -42,30 +53,46 @@ def export_archive(store: Store, path: Path, tasks: Iterable[str]) -> int:
     rows: dict[str, list[Any]] = {c: [] for c in _COLUMNS}
     with store._session() as session:
         trials = session.execute(
-            select(Task.name, Trial).join(Task, Trial.task_id == Task.id)
-            .where(Task.name.in_(names)).order_by(Task.id, Trial.id)
+            select(Task.name, Trial)
+            .join(Task, Trial.task_id == Task.id)
+            .where(Task.name.in_(names))
+            .order_by(Task.id, Trial.id)
         ).all()
         results: dict[int, list[Result]] = {}
         for result in session.scalars(
-            select(Result).join(Trial, Result.trial_pk == Trial.id).join(Task, Trial.task_id == Task.id)
-            .where(Task.name.in_(names)).order_by(Result.trial_pk, Result.training_iteration)
+            select(Result)
+            .join(Trial, Result.trial_pk == Trial.id)
+            .join(Task, Trial.task_id == Task.id)
+            .where(Task.name.in_(names))
+            .order_by(Result.trial_pk, Result.training_iteration)
         ):
             results.setdefault(result.trial_pk, []).append(result)
     for task_name, trial in trials:
         steps: list[Result | None] = list(results.get(trial.id, [])) or [None]
         for step in steps:
             for column, value in (
-                ("task", task_name), ("trial_id", trial.trial_id), ("status", trial.status),
-                ("config", trial.config), ("trial_metrics", trial.metrics), ("error", trial.error),
-                ("runtime_s", trial.runtime_s), ("last_iteration", trial.last_iteration),
+                ("task", task_name),
+                ("trial_id", trial.trial_id),
+                ("status", trial.status),
+                ("config", trial.config),
+                ("trial_metrics", trial.metrics),
+                ("error", trial.error),
+                ("runtime_s", trial.runtime_s),
+                ("last_iteration", trial.last_iteration),
                 ("training_iteration", None if step is None else step.training_iteration),
                 ("time_total_s", None if step is None else step.time_total_s),
                 ("metrics", None if step is None else step.metrics),
             ):
                 rows[column].append(value)
     tasks_meta = [
-        {"name": i.name, "family": i.family, "metric": i.metric, "mode": i.mode,
-         "meta_features": i.meta_features, "space_json": i.space_json}
+        {
+            "name": i.name,
+            "family": i.family,
+            "metric": i.metric,
+            "mode": i.mode,
+            "meta_features": i.meta_features,
+            "space_json": i.space_json,
+        }
         for i in infos
     ]
     table = pa.table(rows).replace_schema_metadata({_META_KEY: json.dumps(tasks_meta).encode()})
@@ -96,18 +123,26 @@ def import_archive(store: Store, path: Path, *, family: str | None = None) -> di
         table = pq.read_table(path)
         tasks_meta = json.loads((table.schema.metadata or {})[_META_KEY])
     except (OSError, KeyError, ValueError) as err:
-        raise StoreError(f"{path} is not a meta-tune store archive ({err}); write one with "
-                         "`meta-tune store export`.") from err
+        raise StoreError(
+            f"{path} is not a meta-tune store archive ({err}); write one with `meta-tune store export`."
+        ) from err
     frame = table.to_pandas()
     counts = {"tasks": 0, "trials": 0, "results": 0}
-    existing = {t.name for t in store.list_tasks()}
     for meta in tasks_meta:
         if family is not None and meta["family"] != family:
             continue
         space = None if meta["space_json"] is None else SearchSpace.from_json(meta["space_json"])
-        store.create_task(meta["name"], metric=meta["metric"], mode=meta["mode"], family=meta["family"],
-                          space=space, meta_features=meta["meta_features"], exist_ok=True)
-        counts["tasks"] += meta["name"] not in existing
+        # Counted by the insert itself: with loads running at once, each task is new to one of them.
+        created, _ = store._create_task(
+            meta["name"],
+            metric=meta["metric"],
+            mode=meta["mode"],
+            family=meta["family"],
+            space=space,
+            meta_features=meta["meta_features"],
+            exist_ok=True,
+        )
+        counts["tasks"] += created
         new_trials, new_results = _load_task_rows(store, meta["name"], frame[frame["task"] == meta["name"]])
         counts["trials"] += new_trials
         counts["results"] += new_results
@@ -130,19 +165,33 @@ def _load_task_rows(store: Store, task: str, rows: Any) -> tuple[int, int]:
             if fresh.empty:
                 return 0, 0
             session.add_all(
-                Trial(task_id=task_pk, trial_id=r.trial_id, config=r.config, status=r.status,
-                      metrics=nullable(r.trial_metrics), error=nullable(r.error),
-                      runtime_s=nullable(r.runtime_s),
-                      last_iteration=None if nullable(r.last_iteration) is None else int(r.last_iteration))
+                Trial(
+                    task_id=task_pk,
+                    trial_id=r.trial_id,
+                    config=r.config,
+                    status=r.status,
+                    metrics=nullable(r.trial_metrics),
+                    error=nullable(r.error),
+                    runtime_s=nullable(r.runtime_s),
+                    last_iteration=None if nullable(r.last_iteration) is None else int(r.last_iteration),
+                )
                 for r in fresh.itertuples()
             )
             session.flush()
-            pks = {trial_id: pk for trial_id, pk in session.execute(
-                select(Trial.trial_id, Trial.id).where(Trial.task_id == task_pk))}
+            pks = {
+                trial_id: pk
+                for trial_id, pk in session.execute(
+                    select(Trial.trial_id, Trial.id).where(Trial.task_id == task_pk)
+                )
+            }
             steps = rows[rows["trial_id"].isin(set(fresh["trial_id"])) & rows["training_iteration"].notna()]
             session.add_all(
-                Result(trial_pk=pks[r.trial_id], training_iteration=int(r.training_iteration),
-                       time_total_s=nullable(r.time_total_s), metrics=r.metrics)
+                Result(
+                    trial_pk=pks[r.trial_id],
+                    training_iteration=int(r.training_iteration),
+                    time_total_s=nullable(r.time_total_s),
+                    metrics=r.metrics,
+                )
                 for r in steps.itertuples()
             )
             return len(fresh), len(steps)

@@ -8,7 +8,10 @@ from sqlalchemy import DateTime, Float, ForeignKey, Integer, String, Text, Uniqu
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 #: Bumped on every incompatible change; a store written by a newer meta-tune is refused.
+#: Added tables (``trial_runs``) are not incompatible: older versions ignore them.
 SCHEMA_VERSION = 1
+#: The tables of a meta-tune store; a database holding other tables only is not one.
+TABLES = ("meta_tune_schema", "tasks", "trials", "results", "trial_runs")
 
 
 def _now() -> datetime:
@@ -68,3 +71,11 @@ class Result(Base):
     training_iteration: Mapped[int] = mapped_column(Integer)
     time_total_s: Mapped[float | None] = mapped_column(Float)
     metrics: Mapped[str] = mapped_column(Text)
+
+
+class TrialRun(Base):
+    """Which Tune run recorded a trial (``StoreCallback``'s run id), so a resumed run finds its rows."""
+
+    __tablename__ = "trial_runs"
+    trial_pk: Mapped[int] = mapped_column(ForeignKey("trials.id", ondelete="CASCADE"), primary_key=True)
+    run_id: Mapped[str] = mapped_column(String(64), index=True)

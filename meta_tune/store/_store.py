@@ -3,50 +3,55 @@
 from __future__ import annotations
 
 import difflib
+import functools
 import json
 import logging
 import os
 import random
+import sqlite3
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, TypeVar
+from urllib.parse import quote
 
 import numpy as np
-from sqlalchemy import Engine, create_engine, delete, event, func, select, update
-from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
+from sqlalchemy import Engine, create_engine, delete, event, func, inspect, select, update
+from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session
+from sqlalchemy.pool import NullPool, StaticPool
 
-from meta_tune.errors import InvalidConfigError, StoreError, StoreSchemaError
+from meta_tune.errors import InvalidConfigError, MetaTuneError, StoreError, StoreSchemaError
 from meta_tune.space import SearchSpace
-from meta_tune.store._schema import SCHEMA_VERSION, Base, Result, SchemaVersion, Task, Trial
+from meta_tune.store._schema import (
+    SCHEMA_VERSION,
+    TABLES,
+    Base,
+    Result,
+    SchemaVersion,
+    Task,
+    Trial,
+    TrialRun,
+)
+from meta_tune.store._url import STORE_ENV, default_store_url, mask_url, normalize_url, scrub
 
 if TYPE_CHECKING:
     import pandas as pd
 
+    from meta_tune.store._check import StoreCheck
+
+__all__ = ["STORE_ENV", "Store", "TaskInfo", "default_store_url", "dumps", "mask_url", "normalize_url"]
+
 logger = logging.getLogger(__name__)
 
-STORE_ENV = "MT_STORE"
 _T = TypeVar("_T")
+_P = ParamSpec("_P")
 _RETRIES = 12
-
-
-def default_store_url() -> str:
-    """``$MT_STORE`` if set, else the SQLite file ``~/.meta_tune/store.db``."""
-    return os.environ.get(STORE_ENV) or f"sqlite:///{Path.home() / '.meta_tune' / 'store.db'}"
-
-
-def normalize_url(url: str) -> str:
-    """A SQLAlchemy URL from what a user may type: a file path, ``sqlite:///~/x.db``, ``postgresql://``."""
-    if "://" not in url:
-        return f"sqlite:///{Path(url).expanduser().resolve()}"
-    if url.startswith("sqlite:///") and url[len("sqlite:///") :].startswith("~"):
-        return f"sqlite:///{Path(url[len('sqlite:///') :]).expanduser()}"
-    if url.startswith(("postgresql://", "postgres://")):
-        return "postgresql+psycopg://" + url.split("://", 1)[1]
-    return url
+#: SQLite's words for a file that is not (or no longer) a database.
+_DAMAGED = ("not a database", "malformed", "corrupt", "disk i/o error")
+_INIT_HINT = "run `meta-tune --store URL store init` (or pass create=True to Store)"
 
 
 def dumps(value: Any) -> str:
@@ -64,6 +69,41 @@ def _json_default(value: Any) -> Any:
     if isinstance(value, (Path, datetime)):
         return str(value)
     return repr(value)
+
+
+def reason(err: BaseException, url: str = "") -> str:
+    """One line saying why a database call failed: the driver's message, secrets masked."""
+    orig = getattr(err, "orig", None) or err
+    text = " ".join(line.strip() for line in str(orig).splitlines() if line.strip()) or type(orig).__name__
+    return scrub(text, url)
+
+
+def _guarded(
+    what: str,
+) -> Callable[[Callable[Concatenate[Store, _P], _T]], Callable[Concatenate[Store, _P], _T]]:
+    """Turn database errors of a Store method into one-line ``StoreError``s naming ``what`` failed."""
+
+    def decorate(method: Callable[Concatenate[Store, _P], _T]) -> Callable[Concatenate[Store, _P], _T]:
+        @functools.wraps(method)
+        def wrapper(self: Store, *args: _P.args, **kwargs: _P.kwargs) -> _T:
+            try:
+                return method(self, *args, **kwargs)
+            except SQLAlchemyError as err:
+                raise self._error(what, err) from err
+            except MetaTuneError:
+                raise
+            except (ValueError, TypeError, KeyError) as err:
+                # Rows that do not parse (config text that is no JSON, a number where text
+                # belongs) come from a damaged file; anywhere else they are a bug: re-raised.
+                if what == "read" and not self.check().ok:
+                    raise self._error(
+                        what, sqlite3.DatabaseError(f"database disk image is malformed: {err}")
+                    ) from err
+                raise
+
+        return wrapper
+
+    return decorate
 
 
 @dataclass(frozen=True)
@@ -104,12 +144,27 @@ class Store:
     write at once; PostgreSQL (``postgresql+psycopg://user@host/db``, extra ``postgres``)
     serves a cluster. Every write is one transaction: a crash never leaves half a trial.
 
+    A new or empty database gets meta-tune's tables on first open. A database that holds
+    other tables (another application's) is never changed: opening it raises
+    :class:`~meta_tune.errors.StoreSchemaError` unless ``create=True`` asks to add the
+    tables. A store that cannot be written (a read-only file or folder), or one opened with
+    ``read_only=True``, is read without any change to it; writing to it raises
+    :class:`~meta_tune.errors.StoreError`. Every URL the store prints, logs or puts in an
+    error has its password masked (:attr:`url`).
+
     Args:
         url: A SQLAlchemy URL or a file path; None reads ``$MT_STORE``, then the default.
+        create: None (default): add meta-tune's tables to a database without any table.
+            True: also to a database that holds other tables. False: never (a database
+            without meta-tune's tables is an error).
+        read_only: Open for reading only: SQLite in ``mode=ro``, PostgreSQL in read-only
+            transactions, nothing created. A store that does not exist yet reads as empty.
 
     Raises:
-        StoreError: The database cannot be opened; the message says which URL and why.
-        StoreSchemaError: The store was written by a newer meta-tune.
+        StoreError: The database cannot be opened or is damaged; the message says which
+            URL (password masked) and why, in one line.
+        StoreSchemaError: The store was written by a newer meta-tune, or the database is
+            not a meta-tune store and ``create`` is not True.
 
     Example:
         >>> store = Store("sqlite:///runs.db")
@@ -119,33 +174,160 @@ class Store:
         >>> store.curves("mlp/digits")
     """
 
-    def __init__(self, url: str | None = None) -> None:
-        self.url = normalize_url(url or default_store_url())
+    def __init__(
+        self, url: str | None = None, *, create: bool | None = None, read_only: bool = False
+    ) -> None:
+        if read_only and create:
+            raise InvalidConfigError(
+                "Store(create=True, read_only=True) conflict: a read-only store creates nothing. "
+                "Drop read_only to initialise the store, or create to only read it."
+            )
+        self._url = normalize_url(url or default_store_url())
+        self._create = create
+        self.read_only = read_only
         self._engine: Engine | None = None
+        self._writable = False
+        self._wal = False
+        self._why_read_only = "it was opened with read_only=True"
+        self.schema_version: int | None = None
         self._open()
+
+    @property
+    def url(self) -> str:
+        """The store's URL with its password masked: safe to print and log."""
+        return mask_url(self._url)
+
+    @property
+    def dialect(self) -> str:
+        """``"sqlite"`` or ``"postgresql"`` (the database the URL names)."""
+        return self._url.split(":", 1)[0].split("+", 1)[0]
+
+    @property
+    def writable(self) -> bool:
+        """Whether writes are possible (False for read-only stores and files)."""
+        return self._writable
 
     # ------------------------------------------------------------------ connection
     def _open(self) -> None:
-        if self.url.startswith("sqlite:///"):
-            path = Path(self.url[len("sqlite:///") :])
-            if str(path) not in ("", ":memory:"):
-                path.parent.mkdir(parents=True, exist_ok=True)
         try:
-            engine = create_engine(self.url, **_engine_options(self.url))
+            if self.dialect == "sqlite" and _sqlite_path(self._url) is not None:
+                self._open_sqlite_file(_sqlite_path(self._url))  # type: ignore[arg-type]
+            else:
+                self._open_server()
+        except (StoreError, InvalidConfigError):
+            self.close()
+            raise
+        except SQLAlchemyError as err:
+            self.close()
+            raise self._error("opened", err) from err
+        except Exception as err:
+            self.close()
+            raise StoreError(
+                f"Cannot open the store {self.url}: {reason(err, self._url)}. Use sqlite:///path.db or "
+                "postgresql+psycopg://user:password@host/db (pip install 'meta-tune[postgres]')."
+            ) from err
+
+    def _open_sqlite_file(self, path: Path) -> None:
+        exists = path.is_file() and path.stat().st_size > 0
+        if path.exists() and not path.is_file():
+            raise StoreError(f"Cannot open the store {self.url}: {path} is not a file.")
+        tables, version = _inspect_sqlite(path, self.url) if exists else (set(), None)
+        self._check_tables(tables, version)
+        dir_ok = os.access(path.parent if path.parent.exists() else _existing_parent(path), os.W_OK)
+        file_ok = not path.exists() or os.access(path, os.W_OK)
+        if not self.read_only and not (dir_ok and file_ok):
+            self._why_read_only = f"the {'folder' if file_ok else 'file'} is not writable"
+            if not exists:
+                raise StoreError(
+                    f"Cannot create the store {self.url}: {self._why_read_only}. "
+                    "Point --store/$MT_STORE at a writable place."
+                )
+            logger.info("The store %s is read-only (%s): opened for reading", self.url, self._why_read_only)
+        if self.read_only or not (dir_ok and file_ok):
+            if not exists or not tables:
+                self._open_empty()
+                return
+            self._engine = _readonly_sqlite_engine(path, self.url)
+            self.schema_version = version
+            return
+        path.parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(self._url, connect_args={"timeout": 60, "check_same_thread": False})
+        _configure_sqlite(engine)
+        self._engine, self._writable = engine, True
+        if not set(TABLES) <= tables or version is None:
+            if exists:
+                _quick_check(path, self.url)  # never add tables to a damaged file
+            self._check_writable("create meta-tune's tables")
+            self._retry(self._init_schema)
+        self.schema_version = version or SCHEMA_VERSION
+
+    def _open_server(self) -> None:
+        options: dict[str, Any] = {}
+        if self.dialect == "sqlite":  # in memory
+            options["poolclass"] = StaticPool
+            options["connect_args"] = {"check_same_thread": False}
+        else:
+            options["pool_pre_ping"] = True
+            if self.read_only and self.dialect == "postgresql":
+                options["connect_args"] = {"options": "-c default_transaction_read_only=on"}
+        try:
+            engine = create_engine(self._url, **options)
         except Exception as err:
             raise StoreError(
-                f"Cannot open the store {self.url!r}: {err}. Use sqlite:///path.db or "
+                f"Cannot open the store {self.url}: {reason(err, self._url)}. Use sqlite:///path.db or "
                 "postgresql+psycopg://user:password@host/db (pip install 'meta-tune[postgres]')."
             ) from err
         if engine.dialect.name == "sqlite":
             _configure_sqlite(engine)
         self._engine = engine
-        try:
+        tables = set(inspect(engine).get_table_names())
+        version = None
+        if "meta_tune_schema" in tables:
+            with Session(engine) as session:
+                version = session.scalar(select(func.max(SchemaVersion.version)))
+        self._check_tables(tables, version)
+        if self.read_only:
+            if not tables:
+                engine.dispose()
+                self._open_empty()
+            else:
+                self.schema_version = version
+            return
+        self._writable = True
+        if not set(TABLES) <= tables or version is None:
             self._retry(self._init_schema)
-        except StoreError:
-            raise
-        except Exception as err:
-            raise StoreError(f"Cannot open the store {self.url!r}: {err}") from err
+        self.schema_version = version or SCHEMA_VERSION
+
+    def _check_tables(self, tables: set[str], version: int | None) -> None:
+        """Refuse a store of a newer meta-tune, and another application's database unless asked."""
+        if version is not None and version > SCHEMA_VERSION:
+            raise StoreSchemaError(
+                f"The store {self.url} has schema version {version}, newer than this meta-tune's "
+                f"{SCHEMA_VERSION}. Upgrade meta-tune (pip install -U meta-tune) to open it."
+            )
+        if "meta_tune_schema" in tables:
+            return
+        if tables and not self._create:
+            shown = ", ".join(sorted(tables)[:8]) + (", ..." if len(tables) > 8 else "")
+            raise StoreSchemaError(
+                f"The database {self.url} is not a meta-tune store: it holds other tables ({shown}) "
+                f"and none of meta-tune's. It was left unchanged. Point --store/$MT_STORE at another "
+                f"database, or, to add meta-tune's tables to this one, {_INIT_HINT}."
+            )
+        if self._create is False:
+            raise StoreSchemaError(
+                f"The database {self.url} holds no meta-tune store and create=False. To make one, "
+                f"{_INIT_HINT}."
+            )
+
+    def _open_empty(self) -> None:
+        """A read-only view of a store that does not exist yet: empty, in memory."""
+        logger.info("No meta-tune store at %s yet: reading it as empty", self.url)
+        engine = create_engine("sqlite://", poolclass=StaticPool, connect_args={"check_same_thread": False})
+        Base.metadata.create_all(engine)
+        with Session(engine) as session, session.begin():
+            session.add(SchemaVersion(version=SCHEMA_VERSION))
+        self._engine, self.schema_version = engine, None
 
     def _init_schema(self) -> None:
         assert self._engine is not None
@@ -160,9 +342,36 @@ class Store:
                 session.add(SchemaVersion(version=SCHEMA_VERSION))
             elif version > SCHEMA_VERSION:
                 raise StoreSchemaError(
-                    f"The store {self.url!r} has schema version {version}, newer than this meta-tune's "
+                    f"The store {self.url} has schema version {version}, newer than this meta-tune's "
                     f"{SCHEMA_VERSION}. Upgrade meta-tune (pip install -U meta-tune) to open it."
                 )
+
+    def _error(self, what: str, err: BaseException) -> StoreError:
+        """A one-line StoreError for a failed database call: which store, what, why, what to do."""
+        why = reason(err, self._url)
+        lowered = why.lower()
+        if any(word in lowered for word in _DAMAGED):
+            return StoreError(
+                f"The store {self.url} is damaged and could not be {what} ({why}). Check it with "
+                f"`meta-tune --store URL store check`; restore it from a backup, or copy what still "
+                "reads with `meta-tune store export`."
+            )
+        if "readonly" in lowered or "read-only" in lowered or "read only" in lowered:
+            return StoreError(
+                f"The store {self.url} is read-only and could not be {what} ({why}). Use a writable "
+                "store for tuning runs and loads."
+            )
+        return StoreError(f"The store {self.url} could not be {what}: {why}")
+
+    def _check_writable(self, what: str) -> None:
+        if not self._writable:
+            raise StoreError(
+                f"Cannot {what}: the store {self.url} is read-only ({self._why_read_only}). "
+                "Use a writable store (--store/$MT_STORE) for tuning runs and loads."
+            )
+        if not self._wal and self._engine is not None and self._engine.dialect.name == "sqlite":
+            self._retry(lambda: _use_wal(self._engine))  # type: ignore[arg-type]
+            self._wal = True
 
     def close(self) -> None:
         """Release the database connections."""
@@ -179,12 +388,14 @@ class Store:
     def __repr__(self) -> str:
         return f"Store({self.url!r})"
 
+    def __str__(self) -> str:
+        return self.url
+
     def __getstate__(self) -> dict[str, Any]:
-        return {"url": self.url}
+        return {"url": self._url, "create": self._create, "read_only": self.read_only}
 
     def __setstate__(self, state: dict[str, Any]) -> None:
-        self.url, self._engine = state["url"], None
-        self._open()
+        self.__init__(state["url"], create=state.get("create"), read_only=state.get("read_only", False))  # type: ignore[misc]
 
     def _retry(self, fn: Callable[[], _T]) -> _T:
         """Run ``fn`` (one transaction), retrying with backoff when the database is busy."""
@@ -233,6 +444,29 @@ class Store:
                 another metric, mode or space; the message names the difference.
             StoreError: The task exists and ``exist_ok`` is False.
         """
+        return self._create_task(
+            name,
+            metric=metric,
+            mode=mode,
+            family=family,
+            space=space,
+            meta_features=meta_features,
+            exist_ok=exist_ok,
+        )[1]
+
+    @_guarded("written")
+    def _create_task(
+        self,
+        name: str,
+        *,
+        metric: str | None = None,
+        mode: str | None = None,
+        family: str | None = None,
+        space: Mapping[str, Any] | SearchSpace | None = None,
+        meta_features: Mapping[str, Any] | None = None,
+        exist_ok: bool = False,
+    ) -> tuple[bool, TaskInfo]:
+        """:meth:`create_task`, also saying whether this call created the task (not another process)."""
         if not isinstance(name, str) or not name.strip():
             raise InvalidConfigError(f"A task name must be a non-empty string, got {name!r}")
         if mode not in (None, "min", "max"):
@@ -269,14 +503,16 @@ class Store:
                             setattr(row, key, values[key])
                 return bool(inserted), _info(row)
 
+        self._check_writable(f"create the task {name!r}")
         inserted, info = self._retry(write)
         if not inserted and not exist_ok:
             raise StoreError(
                 f"Task {name!r} already exists in {self.url}. Pass exist_ok=True to add to it, "
                 "or delete it first (Store.delete_task)."
             )
-        return info
+        return inserted, info
 
+    @_guarded("read")
     def get_task(self, name: str) -> TaskInfo:
         """The task called ``name``.
 
@@ -294,6 +530,7 @@ class Store:
                 )
             return _info(row)
 
+    @_guarded("read")
     def list_tasks(self, family: str | None = None) -> list[TaskInfo]:
         """All tasks (of ``family``), oldest first."""
         query = select(Task).order_by(Task.id)
@@ -302,14 +539,17 @@ class Store:
         with self._session() as session:
             return [_info(row) for row in session.scalars(query)]
 
+    @_guarded("written")
     def delete_task(self, name: str) -> None:
         """Delete a task with its trials and results."""
+        self._check_writable(f"delete the task {name!r}")
         task_pk = self._task_pk(name)
 
         def write() -> None:
             with self._session() as session, session.begin():
                 trial_pks = select(Trial.id).where(Trial.task_id == task_pk)
                 session.execute(delete(Result).where(Result.trial_pk.in_(trial_pks)))
+                session.execute(delete(TrialRun).where(TrialRun.trial_pk.in_(trial_pks)))
                 session.execute(delete(Trial).where(Trial.task_id == task_pk))
                 session.execute(delete(Task).where(Task.id == task_pk))
 
@@ -324,6 +564,7 @@ class Store:
         return pk
 
     # ------------------------------------------------------------------ trials and results
+    @_guarded("written")
     def record_trial(
         self,
         task: str,
@@ -335,8 +576,22 @@ class Store:
         error: str | None = None,
         runtime_s: float | None = None,
         last_iteration: int | None = None,
+        run_id: str | None = None,
     ) -> None:
-        """Create or update a trial; fields given as None keep their stored value."""
+        """Create or update a trial; fields given as None keep their stored value.
+
+        A finished trial (TERMINATED or ERROR with ``last_iteration``) keeps no learning-curve
+        steps past ``last_iteration`` (steps an earlier attempt of a resumed trial reported).
+        ``run_id`` names the Tune run that recorded it (what :class:`StoreCallback` uses to
+        find a resumed run's rows).
+        """
+        _check_trial_id(trial_id)
+        if not isinstance(status, str) or not 0 < len(status) <= 32 or "\x00" in status:
+            raise InvalidConfigError(
+                "A trial status must be a string of 1 to 32 characters without NUL (e.g. TERMINATED, "
+                f"ERROR), got {status!r}."
+            )
+        self._check_writable(f"record trial {trial_id!r}")
         task_pk = self._task_pk(task)
         values: dict[str, Any] = {
             "task_id": task_pk,
@@ -362,9 +617,32 @@ class Store:
                         set_={k: v for k, v in values.items() if k not in ("task_id", "trial_id")},
                     )
                 )
+                if run_id is not None:
+                    self._link_run(session, task_pk, str(trial_id), run_id)
+                if status in ("TERMINATED", "ERROR") and last_iteration is not None:
+                    # Steps past the end are left from an earlier attempt of a resumed trial.
+                    trial_pk = select(Trial.id).where(
+                        Trial.task_id == task_pk, Trial.trial_id == str(trial_id)
+                    )
+                    session.execute(
+                        delete(Result).where(
+                            Result.trial_pk.in_(trial_pk), Result.training_iteration > int(last_iteration)
+                        )
+                    )
 
         self._retry(write)
 
+    def _link_run(self, session: Session, task_pk: int, trial_id: str, run_id: str) -> None:
+        trial_pk = session.scalar(
+            select(Trial.id).where(Trial.task_id == task_pk, Trial.trial_id == trial_id)
+        )
+        session.execute(
+            self._insert(TrialRun)
+            .values(trial_pk=trial_pk, run_id=run_id)
+            .on_conflict_do_nothing(index_elements=["trial_pk"])
+        )
+
+    @_guarded("written")
     def record_result(
         self,
         task: str,
@@ -374,11 +652,16 @@ class Store:
         metrics: Mapping[str, Any],
         time_total_s: float | None = None,
         config: Mapping[str, Any] | None = None,
+        run_id: str | None = None,
     ) -> None:
         """Record one step of a trial's learning curve (idempotent per trial and iteration).
 
         Creates the trial (status RUNNING, with ``config`` if given) if it does not exist yet.
+        A step recorded again (a trial that a resumed run trains again) replaces the earlier
+        one. ``run_id`` as for :meth:`record_trial`.
         """
+        _check_trial_id(trial_id)
+        self._check_writable(f"record a result of trial {trial_id!r}")
         task_pk = self._task_pk(task)
         step = int(training_iteration)
 
@@ -398,16 +681,19 @@ class Store:
                 trial_pk = session.scalar(
                     select(Trial.id).where(Trial.task_id == task_pk, Trial.trial_id == str(trial_id))
                 )
+                step_values = {
+                    "metrics": dumps(dict(metrics)),
+                    "time_total_s": None if time_total_s is None else float(time_total_s),
+                }
                 session.execute(
                     self._insert(Result)
-                    .values(
-                        trial_pk=trial_pk,
-                        training_iteration=step,
-                        metrics=dumps(dict(metrics)),
-                        time_total_s=None if time_total_s is None else float(time_total_s),
+                    .values(trial_pk=trial_pk, training_iteration=step, **step_values)
+                    .on_conflict_do_update(
+                        index_elements=["trial_pk", "training_iteration"], set_=step_values
                     )
-                    .on_conflict_do_nothing(index_elements=["trial_pk", "training_iteration"])
                 )
+                if run_id is not None:
+                    self._link_run(session, task_pk, str(trial_id), run_id)
                 updates: dict[str, Any] = {"last_iteration": step}
                 if config:
                     updates["config"] = dumps(dict(config))
@@ -421,6 +707,7 @@ class Store:
         self._retry(write)
 
     # ------------------------------------------------------------------ reading
+    @_guarded("read")
     def _rows(self, tasks: Iterable[str]) -> tuple[Sequence[Any], Sequence[Any]]:
         names = list(tasks)
         with self._session() as session:
@@ -491,6 +778,7 @@ class Store:
 
         return import_experiment(self, Path(path), task=task, metric=metric, mode=mode, family=family)
 
+    @_guarded("read")
     def export_tasks(
         self, path: str | os.PathLike[str], *, family: str | None = None, tasks: Iterable[str] | None = None
     ) -> int:
@@ -511,6 +799,7 @@ class Store:
             names = [n for n in names if self.get_task(n).family == family]
         return export_archive(self, Path(path), names)
 
+    @_guarded("written")
     def load_archive(self, path: str | os.PathLike[str], *, family: str | None = None) -> dict[str, int]:
         """Load a Parquet archive of tasks into this store; idempotent.
 
@@ -523,8 +812,10 @@ class Store:
         """
         from meta_tune.store._archive import import_archive
 
+        self._check_writable(f"load {path}")
         return import_archive(self, Path(path), family=family)
 
+    @_guarded("read")
     def counts(self, task: str) -> dict[str, int]:
         """Numbers of trials and results of ``task``."""
         task_pk = self._task_pk(task)
@@ -537,6 +828,53 @@ class Store:
                 .where(Trial.task_id == task_pk)
             )
         return {"trials": int(n_trials or 0), "results": int(n_results or 0)}
+
+    def check(self) -> StoreCheck:
+        """An integrity check of this store (see :func:`check_store`)."""
+        from meta_tune.store._check import check_store
+
+        return check_store(self._url)
+
+    # ------------------------------------------------------------------ runs (StoreCallback)
+    @_guarded("read")
+    def _run_trials(self, task: str, run_id: str) -> dict[str, str]:
+        """Trial id -> status of the trials ``run_id`` recorded in ``task``."""
+        task_pk = self._task_pk(task)
+        with self._session() as session:
+            rows = session.execute(
+                select(Trial.trial_id, Trial.status)
+                .join(TrialRun, TrialRun.trial_pk == Trial.id)
+                .where(Trial.task_id == task_pk, TrialRun.run_id == run_id)
+            ).all()
+        return {trial_id: status for trial_id, status in rows}
+
+    @_guarded("written")
+    def _drop_trials(self, task: str, trial_ids: Iterable[str]) -> int:
+        """Delete trials of ``task`` with their results in one transaction; returns how many."""
+        self._check_writable("drop trials")
+        task_pk = self._task_pk(task)
+        ids = sorted({str(t) for t in trial_ids})
+        if not ids:
+            return 0
+
+        def write() -> int:
+            with self._session() as session, session.begin():
+                pks = list(
+                    session.scalars(select(Trial.id).where(Trial.task_id == task_pk, Trial.trial_id.in_(ids)))
+                )
+                session.execute(delete(Result).where(Result.trial_pk.in_(pks)))
+                session.execute(delete(TrialRun).where(TrialRun.trial_pk.in_(pks)))
+                session.execute(delete(Trial).where(Trial.id.in_(pks)))
+                return len(pks)
+
+        return self._retry(write)
+
+
+def _check_trial_id(trial_id: Any) -> None:
+    if not isinstance(trial_id, (str, int)) or not 0 < len(str(trial_id)) <= 255 or "\x00" in str(trial_id):
+        raise InvalidConfigError(
+            f"A trial id must be a string of 1 to 255 characters without NUL, got {trial_id!r}."
+        )
 
 
 def _info(row: Task) -> TaskInfo:
@@ -563,21 +901,148 @@ def _check_same_task(row: Task, values: Mapping[str, Any]) -> None:
             )
 
 
-def _engine_options(url: str) -> dict[str, Any]:
-    if url.startswith("sqlite"):
-        return {"connect_args": {"timeout": 60, "check_same_thread": False}}
-    return {"pool_pre_ping": True}
+def _sqlite_path(url: str) -> Path | None:
+    """The file of a ``sqlite:///`` URL (None for an in-memory database)."""
+    rest = url.split("://", 1)[1] if "://" in url else url
+    rest = rest[1:] if rest.startswith("/") else rest
+    rest = rest.split("?", 1)[0]
+    if rest in ("", ":memory:"):
+        return None
+    return Path(rest)
+
+
+def _existing_parent(path: Path) -> Path:
+    for parent in path.parents:
+        if parent.exists():
+            return parent
+    return Path("/")
+
+
+def _ro_uri(path: Path, *, immutable: bool = False) -> str:
+    return f"file:{quote(str(path.resolve()))}?mode=ro" + ("&immutable=1" if immutable else "")
+
+
+def _connect_ro(path: Path) -> sqlite3.Connection:
+    """A read-only connection that changes nothing in the file.
+
+    A file this process cannot write (and whose write-ahead log holds nothing) is opened
+    ``immutable``: nobody can write it, and SQLite then needs no ``-shm`` file (which a
+    read-only folder could not hold). Other files are opened in ``mode=ro``, falling back
+    to ``immutable`` where SQLite cannot create the ``-shm`` file of a WAL database.
+    """
+    wal = path.with_name(path.name + "-wal")
+    pending = wal.exists() and wal.stat().st_size > 0
+    if not os.access(path, os.W_OK) and not pending:
+        return _ro_connection(path, immutable=True)
+    try:
+        return _ro_connection(path, immutable=False)
+    except sqlite3.OperationalError as err:
+        if "unable to open" not in str(err) and "readonly" not in str(err).lower():
+            raise
+        logger.info("Reading %s as immutable: SQLite cannot open it read-only (%s)", path, err)
+        return _ro_connection(path, immutable=True)
+
+
+def _ro_connection(path: Path, *, immutable: bool) -> sqlite3.Connection:
+    conn = sqlite3.connect(_ro_uri(path, immutable=immutable), uri=True, timeout=60, check_same_thread=False)
+    try:
+        conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+    except BaseException:
+        conn.close()
+        raise
+    return conn
+
+
+def _inspect_sqlite(path: Path, shown: str) -> tuple[set[str], int | None]:
+    """The tables and schema version of an SQLite file, read without changing it."""
+    try:
+        conn = _connect_ro(path)
+        try:
+            tables = {
+                name
+                for (name,) in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
+                if not name.startswith("sqlite_")
+            }
+            version = None
+            if "meta_tune_schema" in tables:
+                version = conn.execute("SELECT max(version) FROM meta_tune_schema").fetchone()[0]
+        finally:
+            conn.close()
+    except (sqlite3.DatabaseError, UnicodeDecodeError) as err:
+        raise StoreError(
+            f"Cannot open the store {shown}: it is not a readable SQLite database ({reason(err)}) and "
+            "was left unchanged. Check it with `meta-tune --store URL store check`; if it is your store, "
+            "restore it from a backup, else point --store/$MT_STORE at another file."
+        ) from err
+    return tables, None if version is None else int(version)
+
+
+def _quick_check(path: Path, shown: str) -> None:
+    """Raise StoreError unless SQLite's quick check finds ``path`` whole."""
+    try:
+        conn = _connect_ro(path)
+        try:
+            rows = [r[0] for r in conn.execute("PRAGMA quick_check(5)")]
+        finally:
+            conn.close()
+    except (sqlite3.DatabaseError, UnicodeDecodeError) as err:
+        rows = [reason(err)]
+    if rows != ["ok"]:
+        raise StoreError(
+            f"The store {shown} is damaged ({'; '.join(rows)}); it was left unchanged. Check it with "
+            "`meta-tune --store URL store check` and restore it from a backup."
+        )
+
+
+def _readonly_sqlite_engine(path: Path, shown: str) -> Engine:
+    """An engine that only reads ``path``: ``mode=ro``, ``query_only``, deferred transactions."""
+
+    def connect() -> sqlite3.Connection:
+        try:
+            return _connect_ro(path)
+        except (sqlite3.DatabaseError, UnicodeDecodeError) as err:
+            raise StoreError(f"Cannot read the store {shown}: {reason(err)}") from err
+
+    engine = create_engine("sqlite://", creator=connect, poolclass=NullPool)
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA busy_timeout=60000")
+        cursor.execute("PRAGMA query_only=ON")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(connection: Any) -> None:
+        connection.exec_driver_sql("BEGIN")
+
+    return engine
+
+
+def _use_wal(engine: Engine) -> None:
+    """Switch an SQLite store to WAL (it stays so): concurrent readers while one process writes.
+
+    Done before the first write, not on open, so that reading a store never changes its file.
+    """
+    raw = engine.raw_connection()
+    try:
+        cursor = raw.cursor()
+        if str(cursor.execute("PRAGMA journal_mode").fetchone()[0]).lower() not in ("wal", "memory"):
+            cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.close()
+    finally:
+        raw.close()
 
 
 def _configure_sqlite(engine: Engine) -> None:
-    """WAL, a busy timeout, foreign keys, and write locks taken at BEGIN (no upgrade deadlocks)."""
+    """A busy timeout, foreign keys, and write locks taken at BEGIN (no upgrade deadlocks)."""
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
         dbapi_connection.isolation_level = None  # SQLAlchemy emits BEGIN itself (below)
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA busy_timeout=60000")
-        cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.close()
