@@ -9,20 +9,24 @@ trials, observations with their fidelity, the failure policy, and save/restore.
 from __future__ import annotations
 
 import copy
+import json
 import logging
 import math
-import pickle
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
 from ray.tune.search import UNDEFINED_METRIC_MODE, UNDEFINED_SEARCH_SPACE, Searcher
 
+from meta_tune._io import atomic_write
 from meta_tune.errors import InvalidConfigError
 from meta_tune.space import SearchSpace
 
 logger = logging.getLogger(__name__)
+
+_STATE_FORMAT = "meta-tune-searcher-1"
 
 
 @dataclass(frozen=True)
@@ -229,14 +233,38 @@ class MetaSearcher(Searcher):
         self._load_extra_state(state["extra"])
 
     def save(self, checkpoint_path: str) -> None:
-        """Write the state to ``checkpoint_path`` (Tune calls this for experiment checkpoints)."""
-        with open(checkpoint_path, "wb") as f:
-            pickle.dump(self.get_state(), f)
+        """Write the state to ``checkpoint_path`` as JSON (Tune calls this for experiment checkpoints).
+
+        Plain data only, written through a temporary file: restoring runs no code, and a
+        crash never leaves half a state.
+        """
+        document = json.dumps({"format": _STATE_FORMAT, "state": self.get_state()}, default=_plain)
+        atomic_write(checkpoint_path, lambda f: f.write(document.encode()))
 
     def restore(self, checkpoint_path: str) -> None:
-        """Read a state written by :meth:`save`."""
-        with open(checkpoint_path, "rb") as f:
-            self.set_state(pickle.load(f))
+        """Read a state written by :meth:`save`.
+
+        Raises:
+            InvalidConfigError: The file is not a meta-tune searcher state (a pickle, as older
+                meta-tune versions wrote, is refused without being read).
+        """
+        data = Path(checkpoint_path).read_bytes()
+        if data[:1] == b"\x80":
+            raise InvalidConfigError(
+                f"{checkpoint_path} is a pickled searcher state (older meta-tune versions wrote these); it "
+                "is not read, because unpickling runs code. Start the run again, or restore it with the "
+                "meta-tune version that wrote it."
+            )
+        try:
+            document = json.loads(data)
+            state = document["state"] if document.get("format") == _STATE_FORMAT else None
+        except (ValueError, AttributeError, KeyError) as err:
+            raise InvalidConfigError(f"{checkpoint_path} is not a meta-tune searcher state: {err}") from err
+        if not isinstance(state, dict):
+            raise InvalidConfigError(
+                f"{checkpoint_path} is not a meta-tune searcher state of format {_STATE_FORMAT}."
+            )
+        self.set_state(state)
 
     # ------------------------------------------------------------------ internals
     def _set_space(self, param_space: Mapping[str, Any]) -> None:
@@ -270,3 +298,12 @@ def _seconds(result: Mapping[str, Any]) -> float | None:
     except (KeyError, TypeError, ValueError):
         return None
     return seconds if math.isfinite(seconds) and seconds > 0 else None
+
+
+def _plain(value: Any) -> Any:
+    """JSON for the numpy scalars and arrays a state may hold."""
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    raise TypeError(f"A searcher state holds a {type(value).__name__}, which is not plain data: {value!r}")

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import json
+import pickle
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
 
 import meta_tune.priors
+from meta_tune.errors import InvalidConfigError
 from meta_tune.searchers import (
     PriorEvolutionSearcher,
     PriorSearcher,
@@ -114,3 +118,33 @@ def test_transfer_bo_maximizes_improvement_per_second(costly: meta_tune.priors.P
     assert seconds[True] < 0.7 * seconds[False]
     for aware, blind in zip(runs[True], runs[False]):
         assert max(accuracy(c, 0.7) for c in aware) > max(accuracy(c, 0.7) for c in blind) - 0.005
+
+
+class _WritesMarker:
+    def __init__(self, marker: Path) -> None:
+        self.marker = marker
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (Path.write_text, (self.marker, "ran"))
+
+
+@pytest.mark.parametrize("searcher_class", SEARCHERS)
+def test_the_saved_state_is_plain_json_and_a_pickle_is_never_read(
+    costly: meta_tune.priors.Prior, searcher_class: Any, tmp_path: Path
+) -> None:
+    searcher = searcher_class(prior=costly, seed=0)
+    searcher.set_search_properties("acc", "max", dict(SPACE), num_samples=20)
+    run(searcher, 5)
+    searcher.save(str(tmp_path / "state"))
+    assert json.loads((tmp_path / "state").read_text())["state"]["class"] == searcher_class.__name__
+    again = searcher_class(prior=costly, seed=0)
+    again.restore(str(tmp_path / "state"))
+    assert run(again, 3) == run(searcher, 3)
+    marker = tmp_path / "marker"
+    (tmp_path / "old.pkl").write_bytes(pickle.dumps(_WritesMarker(marker)))
+    with pytest.raises(InvalidConfigError, match=r"pickled searcher state .* not read"):
+        again.restore(str(tmp_path / "old.pkl"))
+    (tmp_path / "other.json").write_text('{"format": 7}')
+    with pytest.raises(InvalidConfigError, match="is not a meta-tune searcher state"):
+        again.restore(str(tmp_path / "other.json"))
+    assert not marker.exists()
