@@ -307,6 +307,12 @@ class Store:
             )
         if "meta_tune_schema" in tables:
             return
+        clashes = sorted(tables & set(TABLES))
+        if clashes:
+            raise StoreSchemaError(
+                f"The database {self.url} is not a meta-tune store, yet it holds tables with the names "
+                f"meta-tune uses ({', '.join(clashes)}). It was left unchanged; use another database."
+            )
         if tables and not self._create:
             shown = ", ".join(sorted(tables)[:8]) + (", ..." if len(tables) > 8 else "")
             raise StoreSchemaError(

@@ -161,6 +161,16 @@ def test_another_applications_database_is_never_changed(
         assert conn.execute("SELECT body FROM notes").fetchall() == [("keep me",)]
 
 
+def test_tables_with_meta_tunes_names_are_never_taken_over(tmp_path: Path) -> None:
+    path = tmp_path / "app.db"
+    with sqlite3.connect(path) as conn:
+        conn.execute("CREATE TABLE tasks (id INTEGER PRIMARY KEY, todo TEXT)")
+    before = digest(path)
+    with pytest.raises(StoreSchemaError, match=r"holds tables with the names meta-tune uses \(tasks\)"):
+        Store(str(path), create=True)
+    assert digest(path) == before
+
+
 def test_another_applications_postgres_database_is_never_changed(postgres_url: str) -> None:
     import psycopg
 
