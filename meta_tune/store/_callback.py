@@ -96,6 +96,9 @@ class StoreCallback(Callback):
             self._store = Store(self._url)
         return self._store
 
+    def __repr__(self) -> str:
+        return f"StoreCallback({self.url!r}, task={self.task!r})"
+
     def __getstate__(self) -> dict[str, Any]:
         return {k: v for k, v in self.__dict__.items() if k != "_store"} | {"_store": None}
 

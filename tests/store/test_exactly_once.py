@@ -152,4 +152,4 @@ def test_a_store_that_cannot_be_written_never_stops_the_run(
     trial.complete(callback, [trial])
     callback.on_experiment_end([trial])
     assert "Could not record trial a of task 't'" in caplog.text
-    assert "Sup3rSecret" not in caplog.text
+    assert "Sup3rSecret" not in caplog.text + repr(callback)
