@@ -118,6 +118,7 @@ def test_store_check_reports_schema_counts_and_statuses(
     assert report.ok and (report.tasks, report.trials, report.results) == (1, 4, 9)
 
 
+@pytest.mark.integration
 def test_check_on_postgres(postgres_url: str) -> None:
     fill(postgres_url, n_trials=2)
     report = check_store(postgres_url)
@@ -171,6 +172,7 @@ def test_tables_with_meta_tunes_names_are_never_taken_over(tmp_path: Path) -> No
     assert digest(path) == before
 
 
+@pytest.mark.integration
 def test_another_applications_postgres_database_is_never_changed(postgres_url: str) -> None:
     import psycopg
 
