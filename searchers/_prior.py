@@ -44,6 +44,11 @@ class PriorSearcherConfig:
             every one while the portfolio is served).
         let_go: Drop the rest of the portfolio once the task weights give "no transfer"
             the majority (from the third finished trial on).
+        uniform_slot: Serve a uniform sample as this suggestion (0-based) while the
+            portfolio is served, so that the task ranking has a config the history did not
+            pick to judge the history by (None: never; on rbv2_rpart slot 1 cost this
+            searcher a little on a true history and did not help on a negated one, see
+            docs/benchmarks.md).
         cost_aware: Tilt the prior and uniform draws towards configs the prior's cost model
             expects to be cheap, early in the budget (each draw picks one of
             ``cost_candidates`` with probability proportional to ``cost ** -a``, ``a``
@@ -58,6 +63,7 @@ class PriorSearcherConfig:
     min_local_scale: float = 0.02
     weights_every: int = 5
     let_go: bool = True
+    uniform_slot: int | None = None
     cost_aware: bool = True
     cost_candidates: int = 8
 

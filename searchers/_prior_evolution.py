@@ -54,6 +54,11 @@ class PriorEvolutionConfig:
             every one while the portfolio is served).
         let_go: Drop the rest of the portfolio once the task weights give "no transfer"
             the majority (from the third finished trial on).
+        uniform_slot: Serve a uniform sample as this suggestion (0-based) while the
+            portfolio is served, so that the task ranking has a config the history did not
+            pick to judge the history by (None: never; on rbv2_rpart slot 1 cost this
+            searcher a little on a true history and did not help on a negated one, see
+            docs/benchmarks.md).
         cost_aware: Unused by the optimizer itself; its portfolio is chosen per second by
             the prior when the history has runtimes.
     """
@@ -65,6 +70,7 @@ class PriorEvolutionConfig:
     num_workers: int = 1
     weights_every: int = 5
     let_go: bool = True
+    uniform_slot: int | None = None
     cost_aware: bool = True
 
     def __post_init__(self) -> None:
@@ -195,7 +201,7 @@ class PriorEvolutionSearcher(TransferSearcher):
         super()._on_space()
         self._build()
 
-    def _on_portfolio_point(self, point: dict[str, Any]) -> None:
+    def _on_served_point(self, point: dict[str, Any]) -> None:
         self._pending = self._apply(("inject", self._unit(point)))
 
     def _continue(self) -> dict[str, Any]:

@@ -59,6 +59,11 @@ class PriorTPESearcherConfig:
             every one while the portfolio is served).
         let_go: Drop the rest of the portfolio once the task weights give "no transfer"
             the majority (from the third finished trial on).
+        uniform_slot: Serve a uniform sample as this suggestion (0-based) while the
+            portfolio is served, so that the task ranking has a config the history did not
+            pick to judge the history by (None: never; on rbv2_rpart slot 1 cost this
+            searcher a little on a true history and did not help on a negated one, see
+            docs/benchmarks.md).
         cost_aware: Unused by TPE itself; its portfolio is chosen per second by the prior
             when the history has runtimes.
     """
@@ -72,6 +77,7 @@ class PriorTPESearcherConfig:
     prior_weight: float = 1.0
     weights_every: int = 5
     let_go: bool = True
+    uniform_slot: int | None = None
     cost_aware: bool = True
 
     def __post_init__(self) -> None:
@@ -198,14 +204,6 @@ class PriorTPESearcher(TransferSearcher):
         rng = np.random.default_rng([self._seed, 1, len(self._observations)])
         unit = self._prior.density(self._weights).sample(self._config.prior_trials, rng)
         self._pool = self.space.decode_many(unit, "ordinal") if len(unit) else []
-
-    def _uniform(self) -> dict[str, Any]:
-        config: dict[str, Any] = {}
-        for _ in range(20):
-            config = self.space.sample(self._rng, 1)[0]
-            if not self._seen(config):
-                break
-        return config
 
     def _trials(self, n_pseudo: int) -> tuple[Trials, float]:
         """The TPE history: pseudo-observations ranked best, then own trials (failed: worst)."""

@@ -55,6 +55,9 @@ class TransferSettings(Protocol):
     @property
     def cost_aware(self) -> bool: ...
 
+    @property
+    def uniform_slot(self) -> int | None: ...
+
 
 class TransferSearcher(MetaSearcher):
     """Base class of the prior searchers (see the module docstring).
@@ -62,7 +65,7 @@ class TransferSearcher(MetaSearcher):
     A subclass sets its own attributes, then calls ``super().__init__``; it implements
     :meth:`_continue` (the suggestion once the portfolio is done) and may override
     :meth:`_on_space`, :meth:`_observe`, :meth:`_on_weights` (new task weights),
-    :meth:`_on_portfolio_point` and :meth:`_portfolio_open`, calling the base class where
+    :meth:`_on_served_point` and :meth:`_portfolio_open`, calling the base class where
     it has one.
     """
 
@@ -82,8 +85,13 @@ class TransferSearcher(MetaSearcher):
         seed: int,
     ) -> None:
         check_prior(prior, metric)
+        if config.uniform_slot is not None and config.uniform_slot < 0:
+            raise InvalidConfigError(
+                f"uniform_slot must be a suggestion index >= 0 or None, got {config.uniform_slot}"
+            )
         self._prior = prior
         self._config = config
+        self._proposed = 0  # suggestions made by _propose (points_to_evaluate not counted)
         self._portfolio: list[dict[str, Any]] = []
         self._weights = TaskWeights(tasks=prior.task_weights().tasks, none=0.0)
         self._weights_n = 0
@@ -122,10 +130,16 @@ class TransferSearcher(MetaSearcher):
         )
 
     def _propose(self) -> dict[str, Any]:
+        slot, self._proposed = self._proposed, self._proposed + 1
+        serving = bool(self._portfolio) and not self._let_go_reason and self._portfolio_open()
+        if serving and slot == self._config.uniform_slot:
+            config = self._uniform()
+            self._on_served_point(config)
+            return config
         while self._portfolio and not self._let_go_reason and self._portfolio_open():
             point = self._portfolio.pop(0)
             if not self._seen(point):
-                self._on_portfolio_point(point)
+                self._on_served_point(point)
                 return point
         return self._continue()
 
@@ -155,6 +169,7 @@ class TransferSearcher(MetaSearcher):
             "weights": (self._weights.tasks.tolist(), self._weights.none),
             "weights_n": self._weights_n,
             "let_go": self._let_go_reason,
+            "proposed": self._proposed,
         }
 
     def _load_extra_state(self, state: dict[str, Any]) -> None:
@@ -163,6 +178,7 @@ class TransferSearcher(MetaSearcher):
         self._weights = TaskWeights(tasks=np.asarray(tasks, dtype=float), none=float(none))
         self._weights_n = state["weights_n"]
         self._let_go_reason = state["let_go"]
+        self._proposed = state["proposed"]
 
     # ------------------------------------------------------------------ for subclasses
     def _continue(self) -> dict[str, Any]:
@@ -172,12 +188,21 @@ class TransferSearcher(MetaSearcher):
     def _on_weights(self, weights: TaskWeights) -> None:
         """Hook called with new task weights."""
 
-    def _on_portfolio_point(self, point: dict[str, Any]) -> None:
-        """Hook called with a portfolio config just before it is suggested."""
+    def _on_served_point(self, point: dict[str, Any]) -> None:
+        """Hook called with a config served before the strategy's own (portfolio or uniform slot)."""
 
     def _portfolio_open(self) -> bool:
         """Whether the next portfolio config is still served (a model-based strategy may say no)."""
         return True
+
+    def _uniform(self) -> dict[str, Any]:
+        """A uniform sample of the space not tried yet (if one is found in 20 draws)."""
+        config: dict[str, Any] = {}
+        for _ in range(20):
+            config = self.space.sample(self._rng, 1)[0]
+            if not self._seen(config):
+                break
+        return config
 
     def _let_go(self, reason: str) -> None:
         """Drop the rest of the portfolio, logging why once."""

@@ -108,7 +108,7 @@ def test_transfer_bo_maximizes_improvement_per_second(costly: meta_tune.priors.P
     """EI per second: the same number of trials in much less time, to about the same best."""
 
     def suggestions(cost_aware: bool, seed: int) -> list[dict[str, Any]]:
-        config = TransferBOConfig(max_portfolio=2, cost_aware=cost_aware)
+        config = TransferBOConfig(max_portfolio=2, cost_aware=cost_aware, uniform_slot=None)
         searcher = TransferBOSearcher(prior=costly, seed=seed, config=config)
         searcher.set_search_properties("acc", "max", dict(SPACE), num_samples=200)
         return run(searcher, 14)[2:]
@@ -148,3 +148,18 @@ def test_the_saved_state_is_plain_json_and_a_pickle_is_never_read(
     with pytest.raises(InvalidConfigError, match="is not a meta-tune searcher state"):
         again.restore(str(tmp_path / "other.json"))
     assert not marker.exists()
+
+
+@pytest.mark.parametrize("searcher_class", SEARCHERS)
+def test_the_uniform_slot_serves_one_uniform_sample_among_the_portfolio(
+    costly: meta_tune.priors.Prior, searcher_class: Any
+) -> None:
+    config_class = type(searcher_class(prior=costly)._config)
+    searcher = searcher_class(prior=costly, seed=0, config=config_class(uniform_slot=1))
+    searcher.set_search_properties("acc", "max", dict(SPACE), num_samples=64)
+    configs = run(searcher, 3)
+    assert configs[0] == costly.portfolio[0] and configs[1] not in costly.portfolio
+    if searcher_class is not TransferBOSearcher:  # TransferBO's GP takes over after two trials
+        assert configs[2] == costly.portfolio[1]
+    with pytest.raises(InvalidConfigError, match="uniform_slot must be"):
+        searcher_class(prior=costly, config=config_class(uniform_slot=-1))

@@ -195,7 +195,8 @@ def test_the_portfolio_competes_in_the_acquisition_once_the_gp_takes_over(
     related: meta_tune.priors.Prior,
 ) -> None:
     """A portfolio config the GP rates best is suggested by the acquisition, and only once."""
-    bo = TransferBOSearcher(prior=related, config=TransferBOConfig(max_portfolio=16, xi=0.0), seed=1)
+    config = TransferBOConfig(max_portfolio=16, xi=0.0, uniform_slot=None)
+    bo = TransferBOSearcher(prior=related, config=config, seed=1)
     bo.set_search_properties("acc", "max", dict(SPACE))
     first = run(bo, 12)
     assert first[:2] == related.portfolio[:2]
