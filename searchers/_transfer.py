@@ -36,6 +36,8 @@ MIN_RANKED = 3
 #: A strategy that does not read the task weights refits them for the let-go rule only up to
 #: this many finished trials (the ranking costs grow with the square of the trials).
 LET_GO_HORIZON = 20
+#: Uniform draws a cost-aware uniform sample is chosen from.
+UNIFORM_DRAWS = 8
 #: The cost exponent cools to 0 over this many finished trials when Tune's budget is unknown.
 DEFAULT_COOLING_TRIALS = 100
 
@@ -196,10 +198,16 @@ class TransferSearcher(MetaSearcher):
         return True
 
     def _uniform(self) -> dict[str, Any]:
-        """A uniform sample of the space not tried yet (if one is found in 20 draws)."""
+        """A uniform sample of the space not tried yet (if one is found in 20 draws).
+
+        Early in the budget of a cost-aware searcher, the cheapest-leaning of
+        :data:`UNIFORM_DRAWS` uniform draws (chosen as :meth:`_cost_tilted_choice` does).
+        """
+        draws = UNIFORM_DRAWS if self._cost_exponent() > 0 else 1
         config: dict[str, Any] = {}
         for _ in range(20):
-            config = self.space.sample(self._rng, 1)[0]
+            candidates = self.space.sample(self._rng, draws)
+            config = candidates[self._cost_tilted_choice(self.space.encode_many(candidates, "ordinal"))]
             if not self._seen(config):
                 break
         return config
