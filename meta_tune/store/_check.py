@@ -81,7 +81,7 @@ def check_store(url: str) -> StoreCheck:
 
 
 def _check_sqlite_file(path: Path, report: StoreCheck) -> None:
-    from meta_tune.store._store import _connect_ro, reason
+    from meta_tune.store._store import SQLITE_MAGIC, _connect_ro, reason
 
     if not path.is_file():
         report.problem(f"There is no file {path}.")
@@ -89,6 +89,10 @@ def _check_sqlite_file(path: Path, report: StoreCheck) -> None:
     if path.stat().st_size == 0:
         report.problem(f"{path} is empty: no meta-tune store yet.")
         return
+    with path.open("rb") as file:
+        if file.read(len(SQLITE_MAGIC)) != SQLITE_MAGIC:
+            report.problem("It is not an SQLite database (its first bytes are no SQLite header).")
+            return
     try:
         conn = _connect_ro(path)
     except (sqlite3.DatabaseError, UnicodeDecodeError) as err:

@@ -93,13 +93,18 @@ def _guarded(
             except MetaTuneError:
                 raise
             except (ValueError, TypeError, KeyError) as err:
-                # Rows that do not parse (config text that is no JSON, a number where text
-                # belongs) come from a damaged file; anywhere else they are a bug: re-raised.
-                if what == "read" and not self.check().ok:
-                    raise self._error(
-                        what, sqlite3.DatabaseError(f"database disk image is malformed: {err}")
-                    ) from err
-                raise
+                # meta-tune writes only values that parse back (JSON, dates): a row that does not
+                # parse was damaged, whether or not SQLite's page check notices.
+                if what != "read":
+                    raise
+                if not self.check().ok:
+                    damage = sqlite3.DatabaseError(f"database disk image is malformed: {err}")
+                    raise self._error(what, damage) from err
+                raise StoreError(
+                    f"The store {self.url} could not be read: a stored value does not parse "
+                    f"({type(err).__name__}: {reason(err, self._url)}); its file may be damaged. Check it "
+                    "with `meta-tune --store URL store check`; restore it from a backup."
+                ) from err
 
         return wrapper
 
@@ -592,10 +597,10 @@ class Store:
         find a resumed run's rows).
         """
         _check_trial_id(trial_id)
-        if not isinstance(status, str) or not 0 < len(status) <= 32 or "\x00" in status:
+        if not isinstance(status, str) or not 0 < len(status) <= 32 or not _storable(status):
             raise InvalidConfigError(
-                "A trial status must be a string of 1 to 32 characters without NUL (e.g. TERMINATED, "
-                f"ERROR), got {status!r}."
+                "A trial status must be a string of 1 to 32 characters (UTF-8, no NUL), e.g. TERMINATED "
+                f"or ERROR, got {status!r}."
             )
         self._check_writable(f"record trial {trial_id!r}")
         task_pk = self._task_pk(task)
@@ -732,6 +737,7 @@ class Store:
             ).all()
         return trials, results
 
+    @_guarded("read")
     def trials(self, task: str) -> pd.DataFrame:
         """One row per trial of ``task`` (see :mod:`meta_tune.store` for the columns)."""
         from meta_tune.store._frames import trials_frame
@@ -739,6 +745,7 @@ class Store:
         self.get_task(task)
         return trials_frame(self._rows([task])[0])
 
+    @_guarded("read")
     def curves(self, task: str) -> pd.DataFrame:
         """One row per reported step of every trial of ``task``."""
         from meta_tune.store._frames import curves_frame
@@ -746,6 +753,7 @@ class Store:
         self.get_task(task)
         return curves_frame(self._rows([task])[1])
 
+    @_guarded("read")
     def history(self, family: str | None = None, tasks: Iterable[str] | None = None) -> pd.DataFrame:
         """The trials of many tasks stacked (the format ``meta_tune.priors.fit`` reads).
 
@@ -876,10 +884,23 @@ class Store:
         return self._retry(write)
 
 
+def _storable(text: str) -> bool:
+    """Whether a text column can hold ``text``: valid UTF-8 (no lone surrogates), no NUL."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return "\x00" not in text
+
+
 def _check_trial_id(trial_id: Any) -> None:
-    if not isinstance(trial_id, (str, int)) or not 0 < len(str(trial_id)) <= 255 or "\x00" in str(trial_id):
+    if (
+        not isinstance(trial_id, (str, int))
+        or not 0 < len(str(trial_id)) <= 255
+        or not _storable(str(trial_id))
+    ):
         raise InvalidConfigError(
-            f"A trial id must be a string of 1 to 255 characters without NUL, got {trial_id!r}."
+            f"A trial id must be a string of 1 to 255 characters (UTF-8, no NUL), got {trial_id!r}."
         )
 
 
@@ -959,8 +980,19 @@ def _ro_connection(path: Path, *, immutable: bool) -> sqlite3.Connection:
     return conn
 
 
+#: The first 16 bytes of every SQLite database file.
+SQLITE_MAGIC = b"SQLite format 3\x00"
+
+
 def _inspect_sqlite(path: Path, shown: str) -> tuple[set[str], int | None]:
     """The tables and schema version of an SQLite file, read without changing it."""
+    with path.open("rb") as file:
+        if file.read(len(SQLITE_MAGIC)) != SQLITE_MAGIC:  # SQLite reads a few stray bytes as empty
+            raise StoreError(
+                f"Cannot open the store {shown}: it is not a readable SQLite database (no SQLite header) "
+                "and was left unchanged. Point --store/$MT_STORE at another file, or restore the store "
+                "from a backup."
+            )
     try:
         conn = _connect_ro(path)
         try:

@@ -45,10 +45,10 @@ METRICS = st.dictionaries(
     | st.text(max_size=5),
     max_size=5,
 )
-# Any status a store can hold: 1 to 32 characters, no NUL (PostgreSQL text cannot hold it;
-# record_trial refuses it with InvalidConfigError, tested below).
+# Any status a store can hold: 1 to 32 characters of UTF-8 without NUL (PostgreSQL text cannot
+# hold NUL, no database a lone surrogate; record_trial refuses those, tested below).
 STATUSES = st.sampled_from(["TERMINATED", "ERROR", "RUNNING", "PENDING", "PAUSED"]) | st.text(
-    st.characters(exclude_characters="\x00"), min_size=1, max_size=32
+    st.characters(codec="utf-8", exclude_characters="\x00"), min_size=1, max_size=32
 )
 FUZZ = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 
@@ -186,7 +186,7 @@ def test_a_damaged_file_never_gives_a_traceback_and_is_never_changed(
     shutil.rmtree(folder, ignore_errors=True)
 
 
-@pytest.mark.parametrize("status", ["", "x" * 33, "TERMI\x00NATED", None])
+@pytest.mark.parametrize("status", ["", "x" * 33, "TERMI\x00NATED", "\ud800", None])
 def test_statuses_a_store_cannot_hold_are_refused_clearly(sqlite_store: Store, status: Any) -> None:
     sqlite_store.create_task("refused", exist_ok=True)
     with pytest.raises(InvalidConfigError, match="A trial status must be a string of 1 to 32 characters"):
