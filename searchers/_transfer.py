@@ -224,9 +224,6 @@ class TransferSearcher(MetaSearcher):
             reason,
         )
 
-    def _finished(self) -> int:
-        return sum(o.value is not None for o in self._observations)
-
     def _cost_exponent(self) -> float:
         """The exponent of the cost in cost-aware choices: 1 at the start, cooled to 0 over the budget.
 
