@@ -246,6 +246,7 @@ CASES: list[Case] = [
     Case(
         "`meta-tune run --task digits --scheduler pbt`", cli=("run", "--task", "digits", "--scheduler", "pbt")
     ),
+    Case("`meta-tune run --task digits --samples 0`", cli=("run", "--task", "digits", "--samples", "0")),
     Case("`meta-tune --log-level loud store ls`", cli=("--log-level", "loud", "store", "ls")),
     Case(
         "`meta-tune --store foo://bar store ls` (unknown database kind)",

@@ -74,7 +74,7 @@ def _spec(trainable: str) -> Any:
 @click.option(
     "--scheduler", type=click.Choice(["fifo", "asha", "hyperband"]), default="asha", show_default=True
 )
-@click.option("--samples", default=20, show_default=True, help="Trials to run.")
+@click.option("--samples", default=20, show_default=True, type=click.IntRange(min=1), help="Trials to run.")
 @click.option("--seed", default=0, show_default=True, help="Seeds the searcher and the trials.")
 @click.option("--cpus-per-trial", default=1.0, show_default=True)
 @click.option("--gpus-per-trial", default=0.0, show_default=True, help="Fractions share a GPU, e.g. 0.5.")
@@ -141,7 +141,7 @@ def run(
 @click.option("--trainable", default="image", show_default=True)
 @click.option("--tasks", default=None, help="Comma-separated tasks [default: every task of the family].")
 @click.option("--exclude", default="", help="Comma-separated tasks to leave out.")
-@click.option("--samples", default=30, show_default=True, help="Trials per task.")
+@click.option("--samples", default=30, show_default=True, type=click.IntRange(min=1), help="Trials per task.")
 @click.option("--seed", default=0, show_default=True)
 @click.option(
     "--out",
@@ -217,7 +217,13 @@ def collect(
     + ", ".join(f"{task} for {family}" for family, task in DEMO_TASKS.items())
     + "].",
 )
-@click.option("--samples", default=16, show_default=True, help="Trials per searcher and seed.")
+@click.option(
+    "--samples",
+    default=16,
+    show_default=True,
+    type=click.IntRange(min=1),
+    help="Trials per searcher and seed.",
+)
 @click.option("--seeds", default="0,1,2", show_default=True, help="Comma-separated seeds.")
 @click.option(
     "--out",
