@@ -50,3 +50,21 @@ def test_an_unrelated_history_misleads_the_prior_and_is_refused_when_unknown(
     assert regret["shuffled"] > regret["true"]
     with pytest.raises(InvalidConfigError, match="history must be 'true', 'negated' or 'shuffled', got 'x'"):
         BenchmarkConfig(history="x")  # type: ignore[arg-type]
+
+
+def test_transfer_methods_learn_the_runtimes_and_start_with_cheap_configs(
+    yahpo_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The bench history keeps the surrogate's runtime: the prior's portfolio is chosen per second."""
+    monkeypatch.setenv("MT_CACHE_DIR", str(tmp_path / "cache"))
+    scenario = load_scenario("rbv2_xgboost", yahpo_dir)
+    tasks = ("24", "28", "29", "46")
+    first_seconds = {}
+    for objective in ("time", "trials"):
+        config = BenchmarkConfig(methods=("prior",), trials=16, seeds=1, tasks=tasks, history_trials=40,
+                                 prior_options={"portfolio_objective": objective})
+        frame = run_benchmark(scenario, config)
+        portfolio = frame[frame["trial"] < 4]  # a budget of 16 trials serves 4 portfolio configs first
+        first_seconds[objective] = portfolio.groupby("task")["end_time"].max().sum()
+    # Chosen per second they take a small fraction of the per-trial ones' time (~1% measured).
+    assert first_seconds["time"] < 0.2 * first_seconds["trials"]
