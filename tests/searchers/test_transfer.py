@@ -13,16 +13,24 @@ import pytest
 import meta_tune.priors
 from meta_tune.errors import InvalidConfigError
 from meta_tune.searchers import (
+    PriorEvolutionConfig,
     PriorEvolutionSearcher,
     PriorSearcher,
     PriorSearcherConfig,
     PriorTPESearcher,
+    PriorTPESearcherConfig,
     TransferBOConfig,
     TransferBOSearcher,
 )
 from tests.priors.test_cost import SPACE, accuracy, make_history, seconds_per_step
 
 SEARCHERS = [PriorSearcher, PriorTPESearcher, PriorEvolutionSearcher, TransferBOSearcher]
+CONFIGS = {
+    PriorSearcher: PriorSearcherConfig,
+    PriorTPESearcher: PriorTPESearcherConfig,
+    PriorEvolutionSearcher: PriorEvolutionConfig,
+    TransferBOSearcher: TransferBOConfig,
+}
 
 
 @pytest.fixture(scope="module")
@@ -154,7 +162,7 @@ def test_the_saved_state_is_plain_json_and_a_pickle_is_never_read(
 def test_the_uniform_slot_serves_one_uniform_sample_among_the_portfolio(
     costly: meta_tune.priors.Prior, searcher_class: Any
 ) -> None:
-    config_class = type(searcher_class(prior=costly)._config)
+    config_class = CONFIGS[searcher_class]
     searcher = searcher_class(prior=costly, seed=0, config=config_class(uniform_slot=1))
     searcher.set_search_properties("acc", "max", dict(SPACE), num_samples=64)
     configs = run(searcher, 3)
