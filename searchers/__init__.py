@@ -12,6 +12,7 @@ from meta_tune.searchers._base import MetaSearcher, Observation
 from meta_tune.searchers._prior import PriorSearcher, PriorSearcherConfig
 from meta_tune.searchers._prior_evolution import PriorEvolutionConfig, PriorEvolutionSearcher
 from meta_tune.searchers._prior_tpe import PriorTPESearcher, PriorTPESearcherConfig
+from meta_tune.searchers._transfer import TransferConfig
 from meta_tune.searchers._transfer_bo import TransferBOConfig, TransferBOSearcher
 
 __all__ = [
@@ -25,4 +26,5 @@ __all__ = [
     "PriorTPESearcherConfig",
     "TransferBOSearcher",
     "TransferBOConfig",
+    "TransferConfig",
 ]

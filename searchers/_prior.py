@@ -19,19 +19,20 @@ import numpy as np
 
 from meta_tune.errors import InvalidConfigError
 from meta_tune.priors import MixtureDensity, Prior, TaskWeights
-from meta_tune.searchers._transfer import TransferSearcher, check_config
+from meta_tune.searchers._transfer import TransferConfig, TransferSearcher, check_config
 from meta_tune.space import CategoricalParam
 
 logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
-class PriorSearcherConfig:
+class PriorSearcherConfig(TransferConfig):
     """Settings of :class:`PriorSearcher`.
 
+    The portfolio and cost settings (``max_portfolio``, ``weights_every``, ``let_go``,
+    ``uniform_slot``, ``cost_aware``) are :class:`TransferConfig`'s.
+
     Attributes:
-        max_portfolio: Portfolio configs to evaluate first (None: all of them, but at most a
-            quarter of Tune's ``num_samples`` when it is known).
         prior_decay: After ``n`` own observations, a suggestion comes from the prior's density
             with probability ``(1 - w_none) * prior_decay / (prior_decay + n)``, where
             ``w_none`` is the "no transfer" share of the task weights.
@@ -40,40 +41,19 @@ class PriorSearcherConfig:
         local_scale: Initial standard deviation of a mutation in the unit cube; it shrinks
             like the prior's share, down to ``min_local_scale``.
         min_local_scale: Smallest mutation standard deviation.
-        weights_every: Recompute the task weights after every this many observations (at
-            every one while the portfolio is served).
-        let_go: Drop the rest of the portfolio once the task weights give "no transfer"
-            the majority (from the third finished trial on).
-        uniform_slot: Serve a uniform sample as this suggestion (0-based) while the
-            portfolio is served, so that the task ranking has a config the history did not
-            pick to judge the history by (None: never; on rbv2_rpart slot 1 cost this
-            searcher a little on a true history and did not help on a negated one, see
-            docs/benchmarks.md).
-        cost_aware: Tilt the prior and uniform draws towards configs the prior's cost model
-            expects to be cheap, early in the budget (each draw picks one of
-            ``cost_candidates`` with probability proportional to ``cost ** -a``, ``a``
-            cooled from 1 to 0 over the budget); no effect when the history has no runtimes.
         cost_candidates: Draws a cost-tilted suggestion chooses from.
     """
 
-    max_portfolio: int | None = None
     prior_decay: float = 10.0
     local_share: float = 0.7
     local_scale: float = 0.15
     min_local_scale: float = 0.02
-    weights_every: int = 5
-    let_go: bool = True
-    uniform_slot: int | None = None
-    cost_aware: bool = True
     cost_candidates: int = 8
 
     def __post_init__(self) -> None:
-        if self.max_portfolio is not None and self.max_portfolio < 0:
-            raise InvalidConfigError(f"max_portfolio must be >= 0 or None, got {self.max_portfolio}")
-        if self.prior_decay <= 0 or not 0 <= self.local_share <= 1 or self.weights_every < 1:
-            raise InvalidConfigError(
-                f"Need prior_decay > 0, 0 <= local_share <= 1 and weights_every >= 1; got {self}"
-            )
+        super().__post_init__()
+        if self.prior_decay <= 0 or not 0 <= self.local_share <= 1:
+            raise InvalidConfigError(f"Need prior_decay > 0 and 0 <= local_share <= 1; got {self}")
         if not 0 < self.min_local_scale <= self.local_scale:
             raise InvalidConfigError(f"Need 0 < min_local_scale <= local_scale; got {self}")
         if self.cost_candidates < 1:

@@ -17,7 +17,7 @@ import numpy as np
 
 from meta_tune.errors import InvalidConfigError
 from meta_tune.priors import Prior
-from meta_tune.searchers._transfer import TransferSearcher, check_config
+from meta_tune.searchers._transfer import TransferConfig, TransferSearcher, check_config
 from meta_tune.space import CategoricalParam
 
 if TYPE_CHECKING:
@@ -35,12 +35,13 @@ _NG_BOUNDED_CMA_FACTOR = {True: 0.3, False: 0.15}  # key: dimension < 18
 
 
 @dataclass(frozen=True)
-class PriorEvolutionConfig:
+class PriorEvolutionConfig(TransferConfig):
     """Settings of :class:`PriorEvolutionSearcher`.
 
+    The portfolio and cost settings (``max_portfolio``, ``weights_every``, ``let_go``,
+    ``uniform_slot``, ``cost_aware``) are :class:`TransferConfig`'s.
+
     Attributes:
-        max_portfolio: Portfolio configs to evaluate (and tell the optimizer) first (None:
-            all of them, but at most a quarter of Tune's ``num_samples`` when it is known).
         warm_start: Start the search distribution at the prior's good region (mean and
             per-coordinate step size); False starts it at the centre of the cube with
             ``max_sigma``, as a cold start (the portfolio is still told first).
@@ -50,41 +51,22 @@ class PriorEvolutionConfig:
             which nevergrad warns that the bounds are too close.
         num_workers: Trials expected to run side by side (``ConcurrencyLimiter``); CMA's
             population is at least this large and NGOpt picks an algorithm for it.
-        weights_every: Recompute the task weights after every this many observations (at
-            every one while the portfolio is served).
-        let_go: Drop the rest of the portfolio once the task weights give "no transfer"
-            the majority (from the third finished trial on).
-        uniform_slot: Serve a uniform sample as this suggestion (0-based) while the
-            portfolio is served, so that the task ranking has a config the history did not
-            pick to judge the history by (None: never; on rbv2_rpart slot 1 cost this
-            searcher a little on a true history and did not help on a negated one, see
-            docs/benchmarks.md).
-        cost_aware: Unused by the optimizer itself; its portfolio is chosen per second by
-            the prior when the history has runtimes.
     """
 
-    max_portfolio: int | None = None
     warm_start: bool = True
     min_sigma: float = 0.05
     max_sigma: float = 0.3
     num_workers: int = 1
-    weights_every: int = 5
-    let_go: bool = True
-    uniform_slot: int | None = None
-    cost_aware: bool = True
 
     def __post_init__(self) -> None:
-        if self.max_portfolio is not None and self.max_portfolio < 0:
-            raise InvalidConfigError(f"max_portfolio must be >= 0 or None, got {self.max_portfolio}")
+        super().__post_init__()
         if not 0 < self.min_sigma <= self.max_sigma <= 1 / 3:
             raise InvalidConfigError(
                 f"Need 0 < min_sigma <= max_sigma <= 1/3 (unit-cube step sizes); got min_sigma="
                 f"{self.min_sigma}, max_sigma={self.max_sigma}"
             )
-        if self.num_workers < 1 or self.weights_every < 1:
-            raise InvalidConfigError(
-                f"num_workers and weights_every must be >= 1, got {self.num_workers} and {self.weights_every}"
-            )
+        if self.num_workers < 1:
+            raise InvalidConfigError(f"num_workers must be >= 1, got {self.num_workers}")
 
 
 class PriorEvolutionSearcher(TransferSearcher):

@@ -23,7 +23,7 @@ import numpy as np
 
 from meta_tune.errors import InvalidConfigError
 from meta_tune.priors import Prior, TaskWeights
-from meta_tune.searchers._transfer import TransferSearcher, check_config
+from meta_tune.searchers._transfer import TransferConfig, TransferSearcher, check_config
 from meta_tune.space import CategoricalParam, SearchSpace
 
 if TYPE_CHECKING:
@@ -36,12 +36,13 @@ _MAX_BELOW = 25
 
 
 @dataclass(frozen=True)
-class PriorTPESearcherConfig:
+class PriorTPESearcherConfig(TransferConfig):
     """Settings of :class:`PriorTPESearcher`.
 
+    The portfolio and cost settings (``max_portfolio``, ``weights_every``, ``let_go``,
+    ``uniform_slot``, ``cost_aware``) are :class:`TransferConfig`'s.
+
     Attributes:
-        max_portfolio: Portfolio configs to evaluate first (None: all of them, but at most a
-            quarter of Tune's ``num_samples`` when it is known).
         prior_trials: Pseudo-observations drawn from the prior's density while the task has
             no observation of its own.
         prior_decay: After ``n`` own observations, TPE sees
@@ -55,34 +56,17 @@ class PriorTPESearcherConfig:
         n_ei_candidates: Candidates TPE draws from its good-config density per suggestion;
             it returns the one with the best density ratio.
         prior_weight: Weight of hyperopt's uniform prior in its Parzen estimators.
-        weights_every: Recompute the task weights after every this many observations (at
-            every one while the portfolio is served).
-        let_go: Drop the rest of the portfolio once the task weights give "no transfer"
-            the majority (from the third finished trial on).
-        uniform_slot: Serve a uniform sample as this suggestion (0-based) while the
-            portfolio is served, so that the task ranking has a config the history did not
-            pick to judge the history by (None: never; on rbv2_rpart slot 1 cost this
-            searcher a little on a true history and did not help on a negated one, see
-            docs/benchmarks.md).
-        cost_aware: Unused by TPE itself; its portfolio is chosen per second by the prior
-            when the history has runtimes.
     """
 
-    max_portfolio: int | None = None
     prior_trials: int = 16
     prior_decay: float = 10.0
     n_startup_trials: int = 10
     gamma: float = 0.25
     n_ei_candidates: int = 24
     prior_weight: float = 1.0
-    weights_every: int = 5
-    let_go: bool = True
-    uniform_slot: int | None = None
-    cost_aware: bool = True
 
     def __post_init__(self) -> None:
-        if self.max_portfolio is not None and self.max_portfolio < 0:
-            raise InvalidConfigError(f"max_portfolio must be >= 0 or None, got {self.max_portfolio}")
+        super().__post_init__()
         checks = {
             "prior_trials": 0 <= self.prior_trials <= _MAX_BELOW - 5,
             "prior_decay": self.prior_decay > 0,
@@ -90,14 +74,13 @@ class PriorTPESearcherConfig:
             "gamma": 0 < self.gamma <= 1,
             "n_ei_candidates": self.n_ei_candidates >= 1,
             "prior_weight": self.prior_weight > 0,
-            "weights_every": self.weights_every >= 1,
         }
         for name, ok in checks.items():
             if not ok:
                 raise InvalidConfigError(
                     f"PriorTPESearcherConfig.{name}={getattr(self, name)!r} is out of range; accepted: "
                     f"0 <= prior_trials <= {_MAX_BELOW - 5}, prior_decay > 0, n_startup_trials >= 1, "
-                    "0 < gamma <= 1, n_ei_candidates >= 1, prior_weight > 0, weights_every >= 1."
+                    "0 < gamma <= 1, n_ei_candidates >= 1, prior_weight > 0."
                 )
 
 

@@ -26,7 +26,7 @@ from scipy import linalg, special, stats
 from meta_tune.errors import InvalidConfigError
 from meta_tune.priors import MixtureDensity, Prior, TaskWeights
 from meta_tune.priors._similarity import ranking_weights
-from meta_tune.searchers._transfer import TransferSearcher, check_config
+from meta_tune.searchers._transfer import TransferConfig, TransferSearcher, check_config
 from meta_tune.space import CategoricalParam, SearchSpace
 
 if TYPE_CHECKING:
@@ -58,8 +58,11 @@ _MODELS: weakref.WeakKeyDictionary[Prior, dict[tuple[Any, ...], Any]] = weakref.
 
 
 @dataclass(frozen=True)
-class TransferBOConfig:
+class TransferBOConfig(TransferConfig):
     """Settings of :class:`TransferBOSearcher`.
+
+    The portfolio and cost settings (``max_portfolio``, ``weights_every``, ``let_go``,
+    ``uniform_slot``, ``cost_aware``) are :class:`TransferConfig`'s.
 
     Attributes:
         acquisition: ``"ei"`` (expected improvement), ``"pi"`` (probability of improvement),
@@ -70,15 +73,12 @@ class TransferBOConfig:
             the (scaled) prior mean, the target's GP on the residuals.
         kernel: ``"matern"`` (Matern 5/2) or ``"rbf"``, with one length scale per input,
             times a constant, plus a white-noise kernel.
-        max_portfolio: Portfolio configs to evaluate first (None: all of them, but at most a
-            quarter of Tune's ``num_samples`` when it is known).
         max_task_points: Trials of each training task its GP is fitted on (its best fifth
             and a seeded random sample of the rest), so the GPs stay small.
         max_members: Training-task GPs in the RGPE ensemble at once: those of highest
             weight (their weights and the target's are renormalized).
         copula_points: Trials, pooled evenly over the training tasks (at least one each),
             the copula prior-mean GP is fitted on.
-        weights_every: Recompute the RGPE weights after every this many finished trials.
         max_fit_points: At most this many target trials (the best half and the most
             recent) are used to fit the kernel hyperparameters; the GP then conditions on all.
         fit_iterations: L-BFGS iterations per kernel-hyperparameter fit.
@@ -96,30 +96,14 @@ class TransferBOConfig:
         ucb_beta: Standard deviations subtracted from the mean by ``"ucb"``.
         n_thompson: Candidates (lowest lower confidence bound first) Thompson sampling
             draws one joint sample over.
-        let_go: Drop the rest of the portfolio once the prior's task weights give "no
-            transfer" the majority. (From the second finished trial on, the portfolio's
-            remaining configs are candidates of the acquisition, so the GP decides whether
-            the next one is still worth its cost.)
-        uniform_slot: Serve a uniform sample as this suggestion (0-based) while the
-            portfolio is served, so that the task ranking has a config the history did not
-            pick to judge the history by (None: never). With slot 1, on rbv2_rpart with a
-            negated history the regret after 10 and 50 median runtimes fell from 0.41 and
-            0.12 to 0.30 and 0.05; with the true histories of rbv2_rpart and rbv2_xgboost
-            it moved within noise (docs/benchmarks.md).
-        cost_aware: ``"ei"`` and ``"pi"`` divide by the prior's expected cost of a
-            candidate raised to a power cooled from 1 to 0 over the trial budget (EI per
-            second with CArBO's cost cooling); no effect when the history has no runtimes,
-            or for ``"ucb"`` and ``"thompson"``.
     """
 
     acquisition: Acquisition = "ei"
     transfer: Transfer = "rgpe"
     kernel: KernelName = "matern"
-    max_portfolio: int | None = None
     max_task_points: int = 50
     max_members: int = 6
     copula_points: int = 256
-    weights_every: int = 5
     max_fit_points: int = 48
     fit_iterations: int = 25
     refit_growth: float = 1.2
@@ -131,24 +115,20 @@ class TransferBOConfig:
     xi: float = 0.01
     ucb_beta: float = 2.0
     n_thompson: int = 32
-    let_go: bool = True
     uniform_slot: int | None = 1
-    cost_aware: bool = True
 
     def __post_init__(self) -> None:
+        super().__post_init__()
         choices = {"acquisition": _ACQUISITIONS, "transfer": _TRANSFERS, "kernel": _KERNELS}
         for name, allowed in choices.items():
             if getattr(self, name) not in allowed:
                 raise InvalidConfigError(
                     f"TransferBOConfig.{name}={getattr(self, name)!r} is not one of {list(allowed)}."
                 )
-        if self.max_portfolio is not None and self.max_portfolio < 0:
-            raise InvalidConfigError(f"max_portfolio must be >= 0 or None, got {self.max_portfolio}")
         checks = {
             "max_task_points": self.max_task_points >= 2,
             "max_members": self.max_members >= 0,
             "copula_points": self.copula_points >= 2,
-            "weights_every": self.weights_every >= 1,
             "max_fit_points": self.max_fit_points >= 2,
             "fit_iterations": self.fit_iterations >= 1,
             "refit_growth": self.refit_growth >= 1.0,
@@ -165,8 +145,8 @@ class TransferBOConfig:
             if not ok:
                 raise InvalidConfigError(
                     f"TransferBOConfig.{name}={getattr(self, name)!r} is out of range; accepted: "
-                    "max_task_points, copula_points, max_fit_points >= 2; weights_every, fit_iterations, "
-                    "n_thompson >= 1; max_members, n_random, n_prior, n_local, xi, ucb_beta >= 0; "
+                    "max_task_points, copula_points, max_fit_points >= 2; fit_iterations, n_thompson >= 1; "
+                    "max_members, n_random, n_prior, n_local, xi, ucb_beta >= 0; "
                     "refit_growth >= 1; 0 < local_scale <= 1; min_fidelity_points >= 1 or None."
                 )
         if self.n_random + self.n_prior + self.n_local < 1:
