@@ -98,9 +98,12 @@ def cost_matrix(
     runtime was observed (``sources`` as in :func:`regret_matrix`).
     """
     costs = model.per_task(candidates)
+    typical: dict[int, float] = {}  # each source task's typical (median) cost, computed once
     for j, (t, row) in enumerate(sources):
         task_cost = tasks[t].cost if t >= 0 else None
         if task_cost is not None and np.isfinite(task_cost[row]) and task_cost[row] > 0:
-            known = task_cost[np.isfinite(task_cost) & (task_cost > 0)]
-            costs[j, t] = task_cost[row] / float(np.exp(np.median(np.log(known))))
+            if t not in typical:
+                known = task_cost[np.isfinite(task_cost) & (task_cost > 0)]
+                typical[t] = float(np.exp(np.median(np.log(known))))
+            costs[j, t] = task_cost[row] / typical[t]
     return costs

@@ -305,12 +305,12 @@ class Prior:
         return float(
             model.seconds(
                 self.space.encode(config, "ordinal")[None, :],
-                observed=self.cost_observations(observed),
+                observed=self._cost_observations(observed),
                 steps=steps,
             )[0]
         )
 
-    def cost_observations(
+    def _cost_observations(
         self, observed: Sequence[tuple[Mapping[str, Any], float | None, int]]
     ) -> list[CostObservation]:
         """``(config, time_total_s, training_iteration)`` triples as the cost model's observations.
