@@ -11,8 +11,11 @@ arrives, and the reference's share is the weight meta-tune's searchers give to p
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -72,15 +75,35 @@ def ranking_weights(
     )
     # Bootstrap b's loss is sum_ij c_bi W_ij c_bj; as a matrix product it runs in BLAS (the
     # counts and pair indicators are small integers, so every sum is exact in any order).
-    reference = 0.5 * ((counts @ better.astype(float)) * counts).sum(axis=1)
     losses = np.empty((n_bootstrap, n_tasks + 1))
-    for t, raw in enumerate(predictions):
-        pred = np.asarray(raw, dtype=float)[-MAX_RANKED_OBSERVATIONS:]
-        wrong = better & (pred[:, None] >= pred[None, :])
-        losses[:, t] = ((counts @ wrong.astype(float)) * counts).sum(axis=1)
+    with _one_blas_thread():
+        reference = 0.5 * ((counts @ better.astype(float)) * counts).sum(axis=1)
+        for t, raw in enumerate(predictions):
+            pred = np.asarray(raw, dtype=float)[-MAX_RANKED_OBSERVATIONS:]
+            wrong = better & (pred[:, None] >= pred[None, :])
+            losses[:, t] = ((counts @ wrong.astype(float)) * counts).sum(axis=1)
     losses[:, n_tasks] = reference
     # Ties: the reference wins a tie (no evidence for transfer); among tasks, prior weights decide.
     tie_break = np.append(-np.asarray(prior_weights, dtype=float) * 1e-9, -1e-6)
     winners = np.argmin(losses + tie_break[None, :], axis=1)
     share = np.bincount(winners, minlength=n_tasks + 1) / n_bootstrap
     return TaskWeights(tasks=share[:n_tasks], none=float(share[n_tasks]))
+
+
+@functools.cache
+def _threadpools() -> Any:
+    from threadpoolctl import ThreadpoolController
+
+    return ThreadpoolController()
+
+
+def _one_blas_thread() -> AbstractContextManager[Any]:
+    """BLAS on one thread for the ranking's small matrix products.
+
+    A second thread gains nothing on matrices this small, and where the cores are busy
+    (Tune's trials, other drivers) its wait for them made each refit of the task weights
+    20-50 times slower (0.8-2.2 s instead of 17-40 ms for 97 tasks x 200 observations on
+    2 busy cores; examples/scale.py, docs/scale.md).
+    """
+    limiter: AbstractContextManager[Any] = _threadpools().limit(limits=1, user_api="blas")
+    return limiter
