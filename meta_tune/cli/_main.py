@@ -12,6 +12,7 @@ from meta_tune import __version__
 from meta_tune.cli._bench import bench
 from meta_tune.cli._learn import learn
 from meta_tune.cli._store import store
+from meta_tune.cli._submit import submit
 from meta_tune.cli._tuning import collect, demo, run, trainables_
 from meta_tune.errors import MetaTuneError
 
@@ -43,7 +44,7 @@ def cli(ctx: click.Context, store_url: str | None, log_level: str) -> None:
     ctx.obj = {"store_url": store_url}
 
 
-for command in (bench, collect, demo, learn, run, store, trainables_):
+for command in (bench, collect, demo, learn, run, store, submit, trainables_):
     cli.add_command(command)
 
 
