@@ -574,6 +574,23 @@ class Store:
         assert pk is not None
         return pk
 
+    @staticmethod
+    def _task_pk_in(session: Session, name: str) -> int | None:
+        """The task's key, read in the write's own transaction (no second connection or lock)."""
+        return session.scalar(select(Task.id).where(Task.name == name))
+
+    def _write_to_task(self, task: str, write: Callable[[], bool]) -> None:
+        """Run ``write`` (False: no such task), raising the helpful error once it has ended.
+
+        The missing task is reported outside the write transaction: a second connection
+        inside it would wait for SQLite's write lock, which the transaction holds.
+        """
+        for _ in range(3):
+            if self._retry(write):
+                return
+            self.get_task(task)  # raises the helpful error, unless another process just created it
+        raise StoreError(f"Task {task!r} in {self.url} was deleted while trials were written to it.")
+
     # ------------------------------------------------------------------ trials and results
     @_guarded("written")
     def record_trial(
@@ -603,9 +620,7 @@ class Store:
                 f"or ERROR, got {status!r}."
             )
         self._check_writable(f"record trial {trial_id!r}")
-        task_pk = self._task_pk(task)
         values: dict[str, Any] = {
-            "task_id": task_pk,
             "trial_id": str(trial_id),
             "config": dumps(dict(config)),
             "status": status,
@@ -618,14 +633,17 @@ class Store:
         }
         values.update({k: v for k, v in optional.items() if v is not None})
 
-        def write() -> None:
+        def write() -> bool:
             with self._session() as session, session.begin():
+                task_pk = self._task_pk_in(session, task)
+                if task_pk is None:
+                    return False
                 session.execute(
                     self._insert(Trial)
-                    .values(**values)
+                    .values(task_id=task_pk, **values)
                     .on_conflict_do_update(
                         index_elements=["task_id", "trial_id"],
-                        set_={k: v for k, v in values.items() if k not in ("task_id", "trial_id")},
+                        set_={k: v for k, v in values.items() if k != "trial_id"},
                     )
                 )
                 if run_id is not None:
@@ -640,13 +658,17 @@ class Store:
                             Result.trial_pk.in_(trial_pk), Result.training_iteration > int(last_iteration)
                         )
                     )
+            return True
 
-        self._retry(write)
+        self._write_to_task(task, write)
 
-    def _link_run(self, session: Session, task_pk: int, trial_id: str, run_id: str) -> None:
-        trial_pk = session.scalar(
-            select(Trial.id).where(Trial.task_id == task_pk, Trial.trial_id == trial_id)
-        )
+    def _link_run(
+        self, session: Session, task_pk: int, trial_id: str, run_id: str, trial_pk: int | None = None
+    ) -> None:
+        if trial_pk is None:
+            trial_pk = session.scalar(
+                select(Trial.id).where(Trial.task_id == task_pk, Trial.trial_id == trial_id)
+            )
         session.execute(
             self._insert(TrialRun)
             .values(trial_pk=trial_pk, run_id=run_id)
@@ -673,11 +695,13 @@ class Store:
         """
         _check_trial_id(trial_id)
         self._check_writable(f"record a result of trial {trial_id!r}")
-        task_pk = self._task_pk(task)
         step = int(training_iteration)
 
-        def write() -> None:
+        def write() -> bool:
             with self._session() as session, session.begin():
+                task_pk = self._task_pk_in(session, task)
+                if task_pk is None:
+                    return False
                 session.execute(
                     self._insert(Trial)
                     .values(
@@ -704,7 +728,7 @@ class Store:
                     )
                 )
                 if run_id is not None:
-                    self._link_run(session, task_pk, str(trial_id), run_id)
+                    self._link_run(session, task_pk, str(trial_id), run_id, trial_pk)
                 updates: dict[str, Any] = {"last_iteration": step}
                 if config:
                     updates["config"] = dumps(dict(config))
@@ -714,8 +738,9 @@ class Store:
                     .where((Trial.last_iteration.is_(None)) | (Trial.last_iteration <= step))
                     .values(**updates)
                 )
+            return True
 
-        self._retry(write)
+        self._write_to_task(task, write)
 
     # ------------------------------------------------------------------ reading
     @_guarded("read")
