@@ -37,3 +37,57 @@ def test_curve_calibration_example_reports_calibrated_intervals(yahpo_dir: Path)
     assert table["width"].is_monotonic_decreasing
     # Learning from related tasks beats the history-free power law at every prefix length.
     assert (table["mae"] <= table["mae_parametric"]).all()
+
+
+def test_scale_example_prints_a_table_per_part(yahpo_dir: Path, tmp_path: Path) -> None:
+    scale = load("scale")
+    tables = scale.main(
+        [
+            "--yahpo-dir", str(yahpo_dir), "--csv-dir", str(tmp_path), "--no-postgres",
+            "--searchers", "PriorSearcher,HyperOptSearch,random", "--prior-tasks", "8",
+            "--trials", "120", "--in-flight", "8", "--cap-s", "120",
+            "--sizes", "4x20", "--drivers", "2", "--trials-per-driver", "3", "--results-per-trial", "2",
+        ]
+    )  # fmt: skip
+    assert sorted(tables) == ["fit", "searchers", "store"]
+    assert {p.name for p in tmp_path.iterdir()} == {"fit.csv", "searchers.csv", "store.csv"}
+
+    searchers = tables["searchers"]
+    assert list(zip(searchers["searcher"], searchers["trials_done"])) == [
+        (name, n) for name in ("PriorSearcher", "HyperOptSearch", "random") for n in (100, 120)
+    ]
+    assert (searchers["measured"] == "yes").all()
+    timed = ["suggest_median_ms", "suggest_p99_ms", "complete_median_ms", "searcher_s"]
+    assert (searchers[timed] > 0).all().all(), searchers
+    assert (searchers.loc[searchers["searcher"] == "HyperOptSearch", "vs_HyperOptSearch"] == 1).all()
+
+    fit = tables["fit"]
+    assert fit[["tasks", "trials_per_task", "status"]].values.tolist() == [[4, 20, "ok"]]
+    assert (fit[["fit_s", "pandas_s", "task_weights_s", "rss_before_mib"]] > 0).all().all(), fit
+    assert (fit["peak_rss_mib"] >= fit["rss_before_mib"]).all()
+
+    store = tables["store"]
+    assert store[["backend", "drivers", "trials", "results"]].values.tolist() == [
+        ["sqlite", 1, 3, 6],
+        ["sqlite", 2, 6, 12],
+    ]
+    assert (
+        (store[["trials_per_s", "results_per_s", "write_median_ms", "statements_per_result"]] > 0).all().all()
+    )
+
+
+def test_scale_example_extrapolates_a_capped_searcher() -> None:
+    scale = load("scale")
+    # A searcher whose calls cost 0.01 ms per trial done, stopped after 2,000 trials.
+    done = [d for d in range(2000) for _ in range(2)]
+    log = scale.CallLog(["suggest", "complete"] * 2000, done, [1e-5 * (d + 1) for d in done])
+    log.finished, log.capped = 2000, True
+    rows = scale.searcher_rows("slow", log, [1000, 10_000])
+    assert rows[0]["measured"] == "yes"
+    assert rows[0]["suggest_median_ms"] == pytest.approx(0.01 * 750, rel=0.01)
+    assert rows[1]["measured"].startswith("extrapolated from 2000 (k=")
+    growth = float(rows[1]["measured"].split("k=")[1].split(" ")[0])
+    assert growth == pytest.approx(1.0, abs=0.05)
+    assert rows[1]["suggest_median_ms"] == pytest.approx(0.01 * 10_000, rel=0.1)
+    # Both kinds of call, from 0 to 10,000 trials: 2 x 0.01 ms x 10,000^2 / 2 = 1,000 s.
+    assert rows[1]["searcher_s"] == pytest.approx(1000, rel=0.1)
