@@ -5,8 +5,12 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
+
+if TYPE_CHECKING:
+    from meta_tune.priors import Prior
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SHARED_DIR = REPO_ROOT.parent / "shared"
@@ -35,3 +39,26 @@ def yahpo_dir() -> Path:
     if not (folder / "lcbench" / "model.onnx").is_file():
         pytest.skip(f"YAHPO data not found at {folder}")
     return folder
+
+
+@pytest.fixture(scope="session")
+def contract_prior() -> Prior:
+    """A prior for the contract suite's space, from four noisy copies of its objective."""
+    import numpy as np
+    import pandas as pd
+
+    import meta_tune.priors
+    from meta_tune.space import SearchSpace, flatten
+    from meta_tune.testing import CONTRACT_SPACE
+    from meta_tune.testing._searcher_contract import objective
+
+    rng = np.random.default_rng(0)
+    space = SearchSpace.from_tune(CONTRACT_SPACE)
+    rows = [
+        {"task": f"t{t}", **flatten(c), "loss": objective(c) + rng.normal(0, 0.05)}
+        for t in range(4)
+        for c in space.sample(rng, 30)
+    ]
+    return meta_tune.priors.fit(
+        pd.DataFrame(rows), space=CONTRACT_SPACE, metric="loss", mode="min", portfolio_size=4
+    )

@@ -247,6 +247,45 @@ CASES: list[Case] = [
         "`meta-tune run --task digits --scheduler pbt`", cli=("run", "--task", "digits", "--scheduler", "pbt")
     ),
     Case("`meta-tune run --task digits --samples 0`", cli=("run", "--task", "digits", "--samples", "0")),
+    Case("`meta-tune run` (no experiment file, no --task)", cli=("run",)),
+    Case("`meta-tune run missing.yaml`", cli=("run", "{tmp}/missing.yaml")),
+    Case(
+        "`meta-tune run exp.yaml` (not YAML)",
+        cli=("run", "{tmp}/exp.yaml"),
+        prepare=lambda tmp: (tmp / "exp.yaml").write_text("trainable: [unclosed"),
+    ),
+    Case(
+        "`meta-tune run exp.yaml` (a misspelt setting)",
+        cli=("run", "{tmp}/exp.yaml"),
+        prepare=lambda tmp: (tmp / "exp.yaml").write_text("trainable: {family: image, task: digits}\nsampels: 3\n"),
+    ),
+    Case(
+        "`meta-tune run exp.yaml` (an unknown searcher option)",
+        cli=("run", "{tmp}/exp.yaml"),
+        prepare=lambda tmp: (tmp / "exp.yaml").write_text(
+            "trainable: {family: image, task: digits}\nsearcher: {name: transfer_bo, options: {acqusition: pi}}\n"
+        ),
+    ),
+    Case(
+        "`meta-tune run exp.yaml` (a domain with bad arguments)",
+        cli=("run", "{tmp}/exp.yaml"),
+        prepare=lambda tmp: (tmp / "exp.yaml").write_text(
+            "trainable: {function: t.py:f, family: f, task: t, space: {lr: {loguniform: [0.1]}}}\n"
+            "metric: loss\nmode: min\nscheduler: fifo\n"
+        ),
+    ),
+    Case(
+        "`meta-tune run exp.yaml` (the trainable's module is not there)",
+        cli=("run", "{tmp}/exp.yaml"),
+        prepare=lambda tmp: (tmp / "exp.yaml").write_text(
+            "trainable: {function: nowhere.py:train, family: f, task: t, space: {lr: {uniform: [0, 1]}}}\n"
+            "metric: loss\nmode: min\nscheduler: fifo\n"
+        ),
+    ),
+    Case(
+        "`meta-tune run --task digits --searcher-option xi`",
+        cli=("run", "--task", "digits", "--searcher-option", "xi"),
+    ),
     Case("`meta-tune --log-level loud store ls`", cli=("--log-level", "loud", "store", "ls")),
     Case(
         "`meta-tune --store foo://bar store ls` (unknown database kind)",

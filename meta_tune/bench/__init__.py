@@ -30,7 +30,7 @@ from meta_tune.bench._protocol import (
     summarize_regret,
 )
 from meta_tune.bench._scenario import DATA_ENV, RUNTIME_KEY, Scenario, load_scenario
-from meta_tune.bench._schedulers import SCHEDULERS, random_curves
+from meta_tune.bench._schedulers import random_curves
 from meta_tune.bench._simulator import Objective, SimulationConfig, simulate
 from meta_tune.bench._tune_driver import SIM_TIME_KEY, TaskObjective, run_tune
 
@@ -60,6 +60,5 @@ __all__ = [
     "TaskObjective",
     "run_tune",
     # schedulers in benchmarks
-    "SCHEDULERS",
     "random_curves",
 ]

@@ -4,9 +4,12 @@ Each method is a factory from a :class:`MethodContext` (the run's space, seed, b
 meta-train history and the prior fitted on it) to a fresh Ray ``Searcher``, plus the form of
 the search space it takes (some peers cannot read conditional spaces).
 
-Peers: Tune's random search, HyperOpt TPE, Optuna TPE, Nevergrad CMA-ES and NGOpt, and Syne
-Tune's transfer-learning methods (zero-shot, bounding box, quantile-based CTS; see
-:mod:`meta_tune.bench._syne`), which learn from the same history as meta-tune's prior.
+Every searcher of meta-tune's registry (``meta_tune.searchers.names()``: random, hyperopt and
+the prior searchers) is a method under its registry name, so a benchmark row and a
+``meta-tune run --searcher`` mean the same searcher. Benchmark-only peers are added on top:
+Optuna TPE, Nevergrad CMA-ES and NGOpt, Syne Tune's transfer-learning methods (zero-shot,
+bounding box, quantile-based CTS; see :mod:`meta_tune.bench._syne`), which learn from the same
+history as meta-tune's prior, and the ``portfolio+random`` ablation.
 """
 
 from __future__ import annotations
@@ -17,9 +20,9 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from meta_tune import searchers
 from meta_tune._imports import require
 from meta_tune.errors import InvalidConfigError
-from meta_tune.searchers import MetaSearcher
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -72,21 +75,15 @@ class Method:
         return context.flat_space if self.flat else context.param_space
 
 
-class RandomSearch(MetaSearcher):
-    """Tune's random search (every domain sampled independently), as a seeded Searcher."""
+def _registered(name: str) -> Method:
+    """A searcher of meta-tune's registry (``meta_tune.searchers.names()``) as a benchmark method."""
+    entry = searchers.get(name)
 
-    def _propose(self) -> dict[str, Any]:
-        return self.space.sample(self._rng, 1)[0]
+    def build(context: MethodContext) -> Searcher:
+        args = searchers.SearcherArgs(seed=context.seed, num_samples=context.num_trials, prior=context.prior)
+        return entry.build(args)
 
-
-def _random(context: MethodContext) -> Searcher:
-    return RandomSearch(seed=context.seed)
-
-
-def _hyperopt(context: MethodContext) -> Searcher:
-    from ray.tune.search.hyperopt import HyperOptSearch
-
-    return HyperOptSearch(random_state_seed=context.seed)
+    return Method(name, build, flat=not entry.conditional, transfer=entry.needs_prior)
 
 
 def _portfolio_random(context: MethodContext) -> Searcher:
@@ -98,36 +95,6 @@ def _portfolio_random(context: MethodContext) -> Searcher:
         max_portfolio=len(context.prior.portfolio), prior_decay=1e-9, local_share=0.0
     )
     return PriorSearcher(prior=context.prior, seed=context.seed, config=config)
-
-
-def _prior(context: MethodContext) -> Searcher:
-    from meta_tune.searchers import PriorSearcher
-
-    assert context.prior is not None
-    return PriorSearcher(prior=context.prior, seed=context.seed)
-
-
-def _prior_tpe(context: MethodContext) -> Searcher:
-    from meta_tune.searchers import PriorTPESearcher
-
-    assert context.prior is not None
-    return PriorTPESearcher(prior=context.prior, seed=context.seed)
-
-
-def _prior_cma(context: MethodContext) -> Searcher:
-    from meta_tune.searchers import PriorEvolutionSearcher
-
-    assert context.prior is not None
-    return PriorEvolutionSearcher(
-        prior=context.prior, optimizer="cma", budget=context.num_trials, seed=context.seed
-    )
-
-
-def _transfer_bo(context: MethodContext) -> Searcher:
-    from meta_tune.searchers import TransferBOSearcher
-
-    assert context.prior is not None
-    return TransferBOSearcher(prior=context.prior, seed=context.seed)
 
 
 def _optuna(context: MethodContext) -> Searcher:
@@ -162,24 +129,19 @@ def _syne(method: SyneMethod) -> Callable[[MethodContext], Searcher]:
     return build
 
 
-METHODS: dict[str, Method] = {
-    m.name: m
-    for m in [
-        Method("random", _random),
-        Method("hyperopt", _hyperopt, flat=True),
-        Method("optuna", _optuna, flat=True),
-        Method("cma", _nevergrad("CMA"), flat=True),
-        Method("ngopt", _nevergrad("NGOpt"), flat=True),
-        Method("zero_shot", _syne("zero_shot"), flat=True, transfer=True),
-        Method("bounding_box", _syne("bounding_box"), flat=True, transfer=True),
-        Method("quantile", _syne("quantile"), flat=True, transfer=True),
-        Method("portfolio+random", _portfolio_random, transfer=True),
-        Method("prior", _prior, transfer=True),
-        Method("prior_cma", _prior_cma, transfer=True),
-        Method("prior_tpe", _prior_tpe, transfer=True),
-        Method("transfer_bo", _transfer_bo, transfer=True),
-    ]
-}
+#: Benchmark-only peers and ablations, on top of the searcher registry.
+_PEERS = [
+    Method("optuna", _optuna, flat=True),
+    Method("cma", _nevergrad("CMA"), flat=True),
+    Method("ngopt", _nevergrad("NGOpt"), flat=True),
+    Method("zero_shot", _syne("zero_shot"), flat=True, transfer=True),
+    Method("bounding_box", _syne("bounding_box"), flat=True, transfer=True),
+    Method("quantile", _syne("quantile"), flat=True, transfer=True),
+    Method("portfolio+random", _portfolio_random, transfer=True),
+]
+
+#: Every method a benchmark runs: meta-tune's searchers by their registry names, then the peers.
+METHODS: dict[str, Method] = {m.name: m for m in [*map(_registered, searchers.names()), *_PEERS]}
 
 
 def get_methods(names: str | list[str]) -> list[Method]:

@@ -17,10 +17,11 @@ import pandas as pd
 from meta_tune.bench._methods import MethodContext, get_methods, random_history
 from meta_tune.bench._protocol import derive_seed, meta_split, metric_bounds
 from meta_tune.bench._scenario import RUNTIME_KEY, Scenario
-from meta_tune.bench._schedulers import SchedulerContext, fit_schedulers, random_curves, split_method
+from meta_tune.bench._schedulers import random_curves, split_method
 from meta_tune.bench._simulator import SimulationConfig, simulate
 from meta_tune.bench._tune_driver import SIM_TIME_KEY, TaskObjective, run_tune
 from meta_tune.errors import InvalidConfigError
+from meta_tune.schedulers import SchedulerArgs
 
 if TYPE_CHECKING:
     from meta_tune.priors import Prior
@@ -155,7 +156,7 @@ def run_benchmark(
             "Prior fitted on %d meta-train tasks in %.1f s.", len(split.train), time.perf_counter() - started
         )
     max_t = int(scenario.max_fidelity.get("epoch", 1))
-    schedulers = SchedulerContext(max_t=max_t)
+    schedulers = SchedulerArgs(max_t=max_t)
     if any(scheduler.learns for _, scheduler in runs):
         curves = random_curves(
             scenario,
@@ -164,7 +165,7 @@ def run_benchmark(
             seed=config.base_seed,
             metric=metric,
         )
-        schedulers = fit_schedulers(curves, metric=metric, mode=mode, max_t=max_t)
+        schedulers = schedulers.learn(curves, metric=metric, mode=mode)
     runtimes = {t: 1.0 for t in tasks}
     if config.time_budget is not None or config.driver == "tune":
         runtimes = {t: b.median_runtime for t, b in metric_bounds(scenario, metric, tasks=tasks).items()}
@@ -215,7 +216,7 @@ class _Shared:
     mode: Literal["min", "max"]
     prior: Prior | None
     history: pd.DataFrame | None
-    schedulers: SchedulerContext
+    schedulers: SchedulerArgs
     runtimes: dict[str, float]
 
 

@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any
 
 import click
 
+from meta_tune import schedulers, searchers
 from meta_tune.cli._table import echo_table
 
-_RESULTS_DIR = Path.home() / ".meta_tune" / "ray_results"
 #: The demo's held-out task per family. The image one's data ships with the ``image`` extra
 #: (no Debian package), so README command 1 runs on any fresh machine.
 DEMO_TASKS = {
@@ -39,18 +38,13 @@ def _common(fn: Any) -> Any:
         click.option(
             "--results-dir",
             type=click.Path(file_okay=False, path_type=Path),
-            default=_RESULTS_DIR,
-            show_default=True,
-            help="Tune's storage_path (checkpoints, results).",
+            default=None,
+            help="Tune's storage_path (checkpoints, results) [default: ~/.meta_tune/ray_results].",
         ),
     ]
     for option in reversed(options):
         fn = option(fn)
     return fn
-
-
-def _concurrency(concurrency: int | None, address: str | None) -> int:
-    return concurrency or (4 if address else max(1, os.cpu_count() or 1))
 
 
 def _spec(trainable: str) -> Any:
@@ -59,82 +53,140 @@ def _spec(trainable: str) -> Any:
     return trainables.get(trainable)
 
 
+def _pairs(values: tuple[str, ...], flag: str) -> dict[str, Any] | None:
+    """``KEY=VALUE`` flags as a dict, each value read as YAML (numbers, booleans, lists)."""
+    import yaml
+
+    if not values:
+        return None
+    options = {}
+    for item in values:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise click.BadParameter(f"{item!r} is not KEY=VALUE", param_hint=flag)
+        options[key.strip()] = yaml.safe_load(value)
+    return options
+
+
 @click.command()
+@click.argument("experiment_file", required=False, type=click.Path(dir_okay=False, path_type=Path))
 @click.option(
-    "--trainable", default="image", show_default=True, help="Trainable family (see `meta-tune trainables`)."
+    "--trainable", default=None, help="A built-in family (see `meta-tune trainables`) [default: image]."
 )
-@click.option("--task", required=True, help="A task of the family, or a path to your own data.")
+@click.option("--task", default=None, help="A task of the family, or a path to your own data.")
 @click.option(
     "--searcher",
-    type=click.Choice(["random", "hyperopt", "prior"]),
-    default="prior",
-    show_default=True,
-    help="prior learns from the family's earlier runs in the store (the shipped ones included).",
+    type=click.Choice(searchers.names()),
+    default=None,
+    help="[default: prior] The prior searchers learn from the family's earlier runs in the store (the "
+    "shipped ones included).",
 )
 @click.option(
-    "--scheduler", type=click.Choice(["fifo", "asha", "hyperband"]), default="asha", show_default=True
+    "--searcher-option",
+    "searcher_options",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="A searcher option (repeat for more), e.g. acquisition=pi.",
 )
-@click.option("--samples", default=20, show_default=True, type=click.IntRange(min=1), help="Trials to run.")
-@click.option("--seed", default=0, show_default=True, help="Seeds the searcher and the trials.")
-@click.option("--cpus-per-trial", default=1.0, show_default=True)
-@click.option("--gpus-per-trial", default=0.0, show_default=True, help="Fractions share a GPU, e.g. 0.5.")
+@click.option("--scheduler", type=click.Choice(schedulers.names()), default=None, help="[default: asha]")
+@click.option(
+    "--scheduler-option",
+    "scheduler_options",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="A scheduler option (repeat for more), e.g. reduction_factor=3.",
+)
+@click.option("--samples", default=None, type=click.IntRange(min=1), help="Trials to run [default: 20].")
+@click.option("--seed", default=None, type=int, help="Seeds the searcher and the trials [default: 0].")
+@click.option("--cpus-per-trial", default=None, type=float, help="[default: 1]")
+@click.option(
+    "--gpus-per-trial", default=None, type=float, help="Fractions share a GPU, e.g. 0.5 [default: 0]."
+)
+@click.option("--time-budget", default=None, type=float, help="Seconds after which no new trial starts.")
+@click.option("--name", default=None, help="The run's folder under --results-dir [default: <family>_<task>].")
+@click.option(
+    "--resume",
+    is_flag=True,
+    help="Continue the interrupted run of this name (searcher and scheduler state included); start "
+    "it if there is none.",
+)
+@click.option("--dry-run", is_flag=True, help="Print the resolved experiment and exit.")
 @_common
 @click.pass_context
 def run(
     ctx: click.Context,
-    trainable: str,
-    task: str,
-    searcher: str,
-    scheduler: str,
-    samples: int,
-    seed: int,
-    cpus_per_trial: float,
-    gpus_per_trial: float,
+    experiment_file: Path | None,
+    trainable: str | None,
+    task: str | None,
+    searcher: str | None,
+    searcher_options: tuple[str, ...],
+    scheduler: str | None,
+    scheduler_options: tuple[str, ...],
+    samples: int | None,
+    seed: int | None,
+    cpus_per_trial: float | None,
+    gpus_per_trial: float | None,
+    time_budget: float | None,
+    name: str | None,
+    resume: bool,
+    dry_run: bool,
     epochs: int | None,
     concurrency: int | None,
     address: str | None,
-    results_dir: Path,
+    results_dir: Path | None,
 ) -> None:
-    """Tune a trainable on a task, recording every trial into the store under <family>/<task>."""
+    """Tune a trainable, recording every trial into the store under <family>/<task>.
+
+    EXPERIMENT_FILE (YAML, see docs/experiments.md) names the trainable - a built-in family
+    and task, or your own module:function and its search space - the searcher, scheduler and
+    the rest; flags override it. Without a file, --task (and --trainable) say what to tune.
+    """
     from meta_tune.cli._progress import TrialProgress
     from meta_tune.store import Store
-    from meta_tune.tuning import held_out_history, load_shipped, ray_runtime, tune_task
+    from meta_tune.tuning import default_concurrency, load_experiment, ray_runtime, run_experiment
 
-    spec = _spec(trainable)
-    spec.check_task(task)
-    store = Store(ctx.obj["store_url"])
-    history = None
-    if searcher == "prior":
-        load_shipped(store, spec.name)
-        history = held_out_history(store, spec, task)
-    width = _concurrency(concurrency, address)
-    name = f"{spec.name}/{task}"
+    if experiment_file is None and task is None:
+        raise click.UsageError("Give an experiment file or --task (see meta-tune run --help).")
+    overrides: dict[str, Any] = {
+        "trainable.family": trainable or (None if experiment_file else "image"),
+        "trainable.task": task,
+        "trainable.epochs": epochs,
+        "searcher.name": searcher,
+        "searcher.options": _pairs(searcher_options, "--searcher-option"),
+        "scheduler.name": scheduler,
+        "scheduler.options": _pairs(scheduler_options, "--scheduler-option"),
+        "samples": samples,
+        "seed": seed,
+        "resources.cpu": cpus_per_trial,
+        "resources.gpu": gpus_per_trial,
+        "time_budget_s": time_budget,
+        "name": name,
+        "concurrency": concurrency,
+        "address": address,
+        "storage_path": results_dir,
+        "store": ctx.obj["store_url"],
+    }
+    experiment = load_experiment(experiment_file, overrides)
+    if experiment.concurrency is None:
+        experiment.concurrency = default_concurrency(experiment.address)
+    if dry_run:
+        click.echo(experiment.to_yaml(), nl=False)
+        return
+    store = Store(experiment.store)
+    target = experiment.trainable
     click.echo(
-        f"Tuning {name} with {searcher} + {scheduler}: {samples} trials, {width} at once; "
-        f"recording into {store.url}."
+        f"Tuning {target.store_task} with {experiment.searcher.name} + {experiment.scheduler.name}: "
+        f"{experiment.samples} trials, {experiment.concurrency} at once; recording into {store.url}."
     )
-    with ray_runtime(address, num_cpus=None if address else width):
-        outcome = tune_task(
-            spec,
-            task,
-            searcher=searcher,
-            scheduler=scheduler,
-            samples=samples,
-            epochs=epochs,
-            seed=seed,
-            store=store,
-            store_task=name,
-            family=spec.name,
-            history=history,
-            concurrency=width,
-            cpus_per_trial=cpus_per_trial,
-            gpus_per_trial=gpus_per_trial,
-            storage_path=results_dir,
-            callbacks=[TrialProgress(spec.metric, samples)],
-        )
-    click.echo(f"\nDone in {outcome.wall_s:.0f} s. Best {spec.metric}: {outcome.best:.4f} with")
+    assert experiment.metric is not None
+    with ray_runtime(experiment.address, num_cpus=None if experiment.address else experiment.concurrency):
+        progress = TrialProgress(experiment.metric, experiment.samples)
+        outcome = run_experiment(experiment, store=store, resume=resume, callbacks=[progress])
+    if outcome.resumed:
+        click.echo(f"Resumed the interrupted run in {experiment.storage_path / experiment.run_name}.")
+    click.echo(f"\nDone in {outcome.wall_s:.0f} s. Best {experiment.metric}: {outcome.best:.4f} with")
     click.echo("  " + ", ".join(f"{k}={v}" for k, v in outcome.best_config.items()))
-    click.echo(f"See all trials with: meta-tune store show {name}")
+    click.echo(f"See all trials with: meta-tune store show {target.store_task}")
 
 
 @click.command()
@@ -162,7 +214,7 @@ def collect(
     epochs: int | None,
     concurrency: int | None,
     address: str | None,
-    results_dir: Path,
+    results_dir: Path | None,
 ) -> None:
     """Build a tuning history: random search with whole learning curves on each task.
 
@@ -170,14 +222,14 @@ def collect(
     interrupted collection continues where it stopped.
     """
     from meta_tune.store import Store
+    from meta_tune.tuning import DEFAULT_STORAGE_PATH, default_concurrency, ray_runtime
     from meta_tune.tuning import collect as collect_runs
-    from meta_tune.tuning import ray_runtime
 
     spec = _spec(trainable)
     skip = {t for t in exclude.split(",") if t}
     names = [t for t in (tasks.split(",") if tasks else spec.tasks) if t not in skip]
     store = Store(ctx.obj["store_url"])
-    width = _concurrency(concurrency, address)
+    width = concurrency or default_concurrency(address)
 
     def done(task: str, outcome: Any) -> None:
         click.echo(
@@ -195,7 +247,7 @@ def collect(
             names,
             samples=samples,
             store=store,
-            storage_path=results_dir,
+            storage_path=results_dir or DEFAULT_STORAGE_PATH,
             epochs=epochs,
             seed=seed,
             concurrency=width,
@@ -244,7 +296,7 @@ def demo(
     epochs: int | None,
     concurrency: int | None,
     address: str | None,
-    results_dir: Path,
+    results_dir: Path | None,
 ) -> None:
     """The main job: PriorSearcher + ASHA vs HyperOptSearch + ASHA on a held-out task.
 
@@ -256,9 +308,11 @@ def demo(
     from meta_tune.cli._progress import TrialProgress
     from meta_tune.store import Store
     from meta_tune.tuning import (
+        DEFAULT_STORAGE_PATH,
         best_at_seconds,
         best_at_trials,
         compare,
+        default_concurrency,
         load_shipped,
         plot_comparison,
         ray_runtime,
@@ -276,7 +330,7 @@ def demo(
             f"Loaded meta-tune's shipped {spec.name} history into {store.url}: "
             f"{loaded['tasks']} tasks, {loaded['trials']} trials, {loaded['results']} curve points."
         )
-    width = _concurrency(concurrency, address)
+    width = concurrency or default_concurrency(address)
     searchers = ["prior", "hyperopt"]
     click.echo(
         f"Tuning the held-out task {spec.name}/{task}: {', '.join(searchers)} (+ ASHA), {samples} trials "
@@ -294,7 +348,7 @@ def demo(
             samples=samples,
             seeds=seed_list,
             store=store,
-            storage_path=results_dir,
+            storage_path=results_dir or DEFAULT_STORAGE_PATH,
             epochs=epochs,
             concurrency=width,
             on_run_done=done,

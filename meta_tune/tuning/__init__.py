@@ -1,4 +1,4 @@
-"""Tuning runs of meta-tune's trainables: one run, history collection, searchers side by side.
+"""Tuning runs: experiment files, one run, history collection, searchers side by side.
 
 The CLI commands ``meta-tune run``, ``collect`` and ``demo`` are thin shells over these.
 """
@@ -14,12 +14,14 @@ from meta_tune.tuning._compare import (
     plot_comparison,
     trials_to_reach,
 )
-from meta_tune.tuning._run import SCHEDULERS, RunOutcome, make_scheduler, ray_runtime, tune_task
-from meta_tune.tuning._searchers import SEARCHERS, fit_prior, make_searcher
+from meta_tune.tuning._experiment import DEFAULT_STORAGE_PATH, Experiment, load_experiment, parse_space
+from meta_tune.tuning._run import RunOutcome, default_concurrency, ray_runtime, run_experiment, tune_task
+from meta_tune.tuning._searchers import fit_prior
 from meta_tune.tuning._shipped import SHIPPED_DIR, load_shipped, shipped_archive
 
 __all__ = [
-    "SCHEDULERS", "SEARCHERS", "SHIPPED_DIR", "RunOutcome", "best_at_seconds", "best_at_trials", "collect",
-    "compare", "fit_prior", "held_out_history", "load_shipped", "make_scheduler", "make_searcher",
-    "plot_comparison", "ray_runtime", "shipped_archive", "trials_to_reach", "tune_task",
+    "DEFAULT_STORAGE_PATH", "SHIPPED_DIR", "Experiment", "RunOutcome", "best_at_seconds", "best_at_trials",
+    "collect", "compare", "default_concurrency", "fit_prior", "held_out_history", "load_experiment",
+    "load_shipped", "parse_space", "plot_comparison", "ray_runtime", "run_experiment", "shipped_archive",
+    "trials_to_reach", "tune_task",
 ]

@@ -15,18 +15,9 @@ import meta_tune.priors
 from meta_tune.errors import InvalidConfigError
 from meta_tune.searchers import PriorEvolutionConfig, PriorEvolutionSearcher
 from meta_tune.space import SearchSpace
-from meta_tune.testing import CONTRACT_SPACE, SearcherContract
+from meta_tune.testing import CONTRACT_SPACE
 from meta_tune.testing._searcher_contract import objective
 from tests.priors.test_prior import SPACE, loss
-
-
-class TestPriorEvolutionSearcher(SearcherContract):
-    @pytest.fixture(autouse=True)
-    def _prior(self, contract_prior: meta_tune.priors.Prior) -> None:
-        self.prior = contract_prior
-
-    def make(self, **kwargs: Any) -> Searcher:
-        return PriorEvolutionSearcher(prior=self.prior, **kwargs)
 
 
 def run(searcher: Searcher, n: int, *, start: int = 0, losses: dict[int, float] | None = None) -> list[dict]:

@@ -10,13 +10,11 @@ import numpy as np
 import pandas as pd
 import pytest
 from ray import tune
-from ray.tune.search import Searcher
 
 import meta_tune.priors
 from meta_tune.errors import IncompatibleSearchSpaceError, InvalidConfigError
 from meta_tune.searchers import PriorTPESearcher, PriorTPESearcherConfig
 from meta_tune.space import SearchSpace, flatten
-from meta_tune.testing import SearcherContract
 from tests.priors.test_prior import SPACE, loss
 
 # A conditional space: momentum exists only for sgd, beta only for adam (and a nested choice).
@@ -67,15 +65,6 @@ def conditional_prior() -> meta_tune.priors.Prior:
     return meta_tune.priors.fit(
         pd.DataFrame(rows), space=CONDITIONAL_SPACE, metric="loss", mode="min", portfolio_size=4
     )
-
-
-class TestPriorTPESearcherContract(SearcherContract):
-    @pytest.fixture(autouse=True)
-    def _prior(self, contract_prior: meta_tune.priors.Prior) -> None:
-        self.prior = contract_prior
-
-    def make(self, **kwargs: Any) -> Searcher:
-        return PriorTPESearcher(prior=self.prior, **kwargs)
 
 
 def test_points_to_evaluate_then_the_portfolio_then_tpe(related: meta_tune.priors.Prior) -> None:

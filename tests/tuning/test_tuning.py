@@ -14,11 +14,12 @@ from meta_tune.errors import InvalidConfigError
 from meta_tune.store import Store
 from meta_tune.trainables import get
 from meta_tune.tuning import (
+    Experiment,
     best_at_seconds,
     best_at_trials,
     collect,
     compare,
-    make_searcher,
+    run_experiment,
     trials_to_reach,
     tune_task,
 )
@@ -27,15 +28,17 @@ IMAGE = get("image")
 TINY = {"width": 8, "blocks": 1}  # keeps every trial well under a second
 
 
-def test_searchers_by_name_are_seeded_and_explain_mistakes() -> None:
-    space = IMAGE.param_space("digits")
-    for name in ("random", "hyperopt"):
-        assert make_searcher(name, metric="accuracy", mode="max", space=space, seed=0, max_concurrent=2)
-    with pytest.raises(InvalidConfigError, match="Use one of random, hyperopt, prior"):
-        make_searcher("bohb", metric="accuracy", mode="max", space=space, seed=0, max_concurrent=2)
+def test_a_prior_searcher_without_related_runs_says_what_to_do_before_any_trial(tmp_path: Path) -> None:
+    experiment = Experiment.model_validate({
+        "trainable": {"family": "image", "task": "digits"}, "searcher": "transfer_bo",
+        "prior": {"family": "nobody-ran-this"}, "storage_path": tmp_path,
+    })
+    store = Store(f"sqlite:///{tmp_path / 'store.db'}")
+    with pytest.raises(InvalidConfigError, match=r"has none in family 'nobody-ran-this'.*meta-tune collect"):
+        run_experiment(experiment, store=store)  # no Ray runtime: it fails before Tune starts
     with pytest.raises(InvalidConfigError, match="meta-tune collect"):
-        make_searcher("prior", metric="accuracy", mode="max", space=space, seed=0, max_concurrent=2,
-                      history=pd.DataFrame())
+        tune_task(IMAGE, "digits", searcher="prior", samples=2, store=store, store_task="x",
+                  history=pd.DataFrame(), storage_path=tmp_path)
 
 
 @pytest.mark.integration

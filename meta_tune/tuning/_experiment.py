@@ -1,0 +1,502 @@
+"""Experiment files: one tuning run written down in YAML, checked whole before Ray starts.
+
+An experiment names the trainable (a built-in family and task, or the user's own
+``module:function`` with its search space in YAML), the metric and mode, the searcher and
+scheduler by their registry names with options, the budget, resources, store and storage
+path, and where the prior comes from. :func:`load_experiment` reads a file, applies
+command-line overrides and validates everything with one pydantic schema: every problem is one
+line that names its place in the file.
+
+A search-space domain in YAML is a mapping with one key, the Tune function's name, holding its
+arguments as a list or a mapping: ``{loguniform: [1.0e-4, 0.1]}``, ``{randint: {lower: 1,
+upper: 5}}``, ``{choice: [relu, tanh]}``; a ``choice`` over mappings that hold domains is a
+conditional sub-space. Anything else is a constant.
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib
+import importlib.util
+import inspect
+import re
+import sys
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any, Literal
+
+import pydantic
+import yaml
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
+from ray import tune
+
+from meta_tune.errors import InvalidConfigError, MetaTuneError
+
+#: Where Tune writes results and checkpoints unless an experiment says otherwise.
+DEFAULT_STORAGE_PATH = Path.home() / ".meta_tune" / "ray_results"
+
+#: Tune's sampling functions an experiment file may name.
+DOMAINS: dict[str, Callable[..., Any]] = {
+    name: getattr(tune, name)
+    for name in (
+        "uniform",
+        "quniform",
+        "loguniform",
+        "qloguniform",
+        "randn",
+        "qrandn",
+        "randint",
+        "qrandint",
+        "lograndint",
+        "qlograndint",
+        "choice",
+    )
+}
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class _Named(_Section):
+    """A registry entry and its options; a plain string is its name (``searcher: hyperopt``)."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _name_only(cls, data: Any) -> Any:
+        return {"name": data} if isinstance(data, str) else data
+
+
+class TrainableSection(_Section):
+    """What is tuned: a built-in family and task, or the user's ``function`` and ``space``.
+
+    Attributes:
+        family: A built-in family (``meta-tune trainables``), or the store family a user
+            trainable's runs are recorded under (its prior is learned from that family).
+        task: A task of the built-in family (or a path to your data), or the user task's name.
+        function: The user's Tune function trainable, ``package.module:function`` or
+            ``path/to/file.py:function`` (relative to the experiment file).
+        space: The user trainable's search space (domains as in the module docstring).
+        epochs: Epochs per trial of a built-in family (default: the family's).
+        max_t: Steps (``training_iteration``) of a whole user trial, for schedulers.
+        constants: More fixed config keys of a built-in family (``device``, ``data_dir``...).
+    """
+
+    family: str
+    task: str
+    function: str | None = None
+    space: dict[str, Any] | None = None
+    epochs: int | None = Field(None, ge=1)
+    max_t: int | None = Field(None, ge=1)
+    constants: dict[str, Any] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _check(self) -> TrainableSection:
+        from meta_tune import trainables
+
+        if self.function is None:
+            if self.space is not None or self.max_t is not None:
+                raise ValueError(
+                    "space and max_t belong to a user trainable (with function: module:function); a built-in "
+                    "family has its own space (use epochs for its length)"
+                )
+            if self.family not in trainables.names():
+                raise ValueError(
+                    f"unknown built-in family {self.family!r}: choose from {', '.join(trainables.names())}, "
+                    "or give function: module:function and space: for your own trainable"
+                )
+            trainables.get(self.family).check_task(self.task)
+        else:
+            if self.space is None:
+                raise ValueError("a user trainable (function:) needs its search space under space:")
+            if self.epochs is not None or self.constants:
+                raise ValueError("epochs and constants belong to built-in families; put constants in space:")
+        return self
+
+    @field_validator("space")
+    @classmethod
+    def _space(cls, space: dict[str, Any] | None) -> dict[str, Any] | None:
+        if space is not None:
+            parse_space(space)
+        return space
+
+    @property
+    def store_task(self) -> str:
+        """The store task its trials are recorded under: ``<family>/<task>``."""
+        return f"{self.family}/{self.task}"
+
+
+class SearcherSection(_Named):
+    """A searcher of ``meta_tune.searchers.names()`` and its options."""
+
+    name: str = "prior"
+    options: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("name")
+    @classmethod
+    def _known(cls, name: str) -> str:
+        from meta_tune import searchers
+
+        searchers.get(name)
+        return name
+
+    @field_validator("options")
+    @classmethod
+    def _options(cls, options: dict[str, Any], info: ValidationInfo) -> dict[str, Any]:
+        from meta_tune import searchers
+
+        return searchers.get(info.data["name"]).check_options(options) if "name" in info.data else options
+
+
+class SchedulerSection(_Named):
+    """A scheduler of ``meta_tune.schedulers.names()`` and its options."""
+
+    name: str = "asha"
+    options: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("name")
+    @classmethod
+    def _known(cls, name: str) -> str:
+        from meta_tune import schedulers
+
+        schedulers.get(name)
+        return name
+
+    @field_validator("options")
+    @classmethod
+    def _options(cls, options: dict[str, Any], info: ValidationInfo) -> dict[str, Any]:
+        from meta_tune import schedulers
+
+        return schedulers.get(info.data["name"]).check_options(options) if "name" in info.data else options
+
+
+class ResourcesSection(_Section):
+    """What each trial reserves: CPUs and GPUs (fractions share a device, e.g. 0.5)."""
+
+    cpu: float = Field(default=1.0, ge=0)
+    gpu: float = Field(default=0.0, ge=0)
+
+
+class PriorSection(_Section):
+    """Where a searcher's prior comes from.
+
+    Attributes:
+        family: The store family whose history it learns from (default: the trainable's).
+        exclude: Store tasks (``family/task``) left out; the tuned task always is.
+        path: A saved prior (``Prior.save``, JSON) to use instead of fitting one.
+    """
+
+    family: str | None = None
+    exclude: list[str] = Field(default_factory=list)
+    path: Path | None = None
+
+
+class Experiment(_Section):
+    """One tuning run, as an experiment file writes it (see the module docstring).
+
+    Attributes:
+        name: The run's folder under ``storage_path`` (default: ``<family>_<task>``).
+        trainable: What is tuned.
+        metric: The metric to optimize (default: a built-in family's).
+        mode: ``min`` or ``max`` (default: a built-in family's).
+        searcher: The searcher and its options.
+        scheduler: The scheduler and its options.
+        samples: Trials to run.
+        concurrency: Trials at once (default: the local CPUs, or 4 on a cluster).
+        resources: CPUs and GPUs per trial.
+        time_budget_s: Stop starting trials after this many seconds (None: no limit).
+        seed: Seeds the searcher and every trial.
+        store: The experiment store URL (``--store``/``MT_STORE`` override it).
+        storage_path: Tune's storage path (results and checkpoints).
+        address: The Ray cluster (``auto``, ``ray://HOST:10001``; default: a local Ray).
+        prior: Where the prior comes from.
+    """
+
+    name: str | None = Field(None, pattern=r"^[\w.-]+$")
+    trainable: TrainableSection
+    metric: str | None = None
+    mode: Literal["min", "max"] | None = None
+    searcher: SearcherSection = Field(default_factory=SearcherSection)
+    scheduler: SchedulerSection = Field(default_factory=SchedulerSection)
+    samples: int = Field(20, ge=1)
+    concurrency: int | None = Field(None, ge=1)
+    resources: ResourcesSection = Field(default_factory=ResourcesSection)
+    time_budget_s: float | None = Field(None, gt=0)
+    seed: int = 0
+    store: str | None = None
+    storage_path: Path = DEFAULT_STORAGE_PATH
+    address: str | None = None
+    prior: PriorSection = Field(default_factory=PriorSection)
+    _base: Path = PrivateAttr(default_factory=Path.cwd)
+
+    @model_validator(mode="after")
+    def _check(self) -> Experiment:
+        from meta_tune import schedulers, trainables
+
+        user = self.trainable.function is not None
+        if user and (self.metric is None or self.mode is None):
+            raise ValueError("a user trainable needs metric: and mode: (min or max), the ones it reports")
+        if not user:
+            spec = trainables.get(self.trainable.family)
+            self.metric = self.metric or spec.metric
+            self.mode = self.mode or ("max" if spec.mode == "max" else "min")
+        if user and self.scheduler.name != "fifo" and self.max_t is None:
+            raise ValueError(
+                f"scheduler {self.scheduler.name!r} needs trainable.max_t (the training_iteration a "
+                "whole trial reaches), or a constant epochs in trainable.space"
+            )
+        schedulers.get(self.scheduler.name)
+        return self
+
+    @property
+    def run_name(self) -> str:
+        """The run's folder name under ``storage_path``."""
+        return self.name or self.trainable.store_task.replace("/", "_")
+
+    @property
+    def max_t(self) -> int | None:
+        """Steps of a whole trial: a built-in family's epochs, or the user's ``max_t``."""
+        section = self.trainable
+        if section.function is None:
+            from meta_tune import trainables
+
+            return section.epochs or trainables.get(section.family).epochs
+        epochs = (section.space or {}).get("epochs")
+        return section.max_t or (epochs if isinstance(epochs, int) else None)
+
+    def function(self) -> Callable[..., Any]:
+        """The user trainable's function (imported once; see :func:`load_function`).
+
+        Raises:
+            InvalidConfigError: A built-in family (use ``meta_tune.trainables.get``), or the
+                function cannot be imported.
+        """
+        if self.trainable.function is None:
+            raise InvalidConfigError(f"{self.trainable.family!r} is a built-in family, not a user trainable.")
+        return load_function(self.trainable.function, self._base)
+
+    def to_yaml(self) -> str:
+        """The resolved experiment as an experiment file, e.g. for ``--dry-run``.
+
+        Defaults are filled in and the store URL's password is masked.
+        """
+        from meta_tune.store._url import default_store_url, mask_url
+
+        data = self.model_dump(mode="json", exclude_none=True)
+        data["store"] = mask_url(self.store or default_store_url())
+        return yaml.safe_dump(data, sort_keys=False)
+
+
+# ---------------------------------------------------------------------------- loading
+class _Loader(yaml.SafeLoader):
+    """PyYAML's safe loader that also reads ``1e-4`` as a float (YAML 1.2), not a string."""
+
+
+_Loader.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    re.compile(
+        r"""^(?:[-+]?(?:[0-9][0-9_]*)\.[0-9_]*(?:[eE][-+]?[0-9]+)?
+        |[-+]?(?:[0-9][0-9_]*)(?:[eE][-+]?[0-9]+)
+        |\.[0-9_]+(?:[eE][-+]?[0-9]+)?
+        |[-+]?\.(?:inf|Inf|INF)
+        |\.(?:nan|NaN|NAN))$""",
+        re.X,
+    ),
+    list("-+0123456789."),
+)
+
+
+def load_experiment(path: str | Path | None = None, overrides: Mapping[str, Any] | None = None) -> Experiment:
+    """Read an experiment file, apply overrides and check everything (no Ray is started).
+
+    Args:
+        path: The YAML file (None: the experiment is made of ``overrides`` alone).
+        overrides: Values that replace the file's, by dotted place (``"samples"``,
+            ``"searcher.name"``, ``"trainable.task"``, ``"resources.gpu"``); None values are
+            skipped. A new ``searcher.name`` (``scheduler.name``) drops the file's options of
+            the old one.
+
+    Raises:
+        InvalidConfigError: The file cannot be read or parsed, or the experiment has
+            problems: one line each, naming its place and what is valid.
+    """
+    source = str(path) if path is not None else "the command line"
+    data: dict[str, Any] = {}
+    if path is not None:
+        file = Path(path).expanduser()
+        if not file.is_file():
+            raise InvalidConfigError(f"Experiment file {file} does not exist.")
+        try:
+            data = yaml.load(file.read_text(), Loader=_Loader) or {}
+        except yaml.YAMLError as err:
+            raise InvalidConfigError(f"{file} is not valid YAML: {err}") from None
+        if not isinstance(data, dict):
+            raise InvalidConfigError(f"{file} must hold a mapping of settings, not {type(data).__name__}.")
+    _apply(data, overrides or {})
+    base = Path(path).expanduser().resolve().parent if path is not None else Path.cwd()
+    try:
+        experiment = Experiment.model_validate(data)
+        experiment._base = base
+        if experiment.trainable.function is not None:
+            experiment.function()
+    except pydantic.ValidationError as err:
+        lines = [_line(problem) for problem in err.errors()]
+        if len(lines) == 1:
+            raise InvalidConfigError(f"{source}: {lines[0]}") from None
+        count = f"{len(lines)} problems"
+        raise InvalidConfigError(
+            f"{source} has {count}:\n" + "\n".join(f"  {line}" for line in lines)
+        ) from None
+    except MetaTuneError as err:
+        raise InvalidConfigError(f"{source}: {err}") from None
+    # Relative paths are the file's: resolved here, so the experiment reads the same anywhere.
+    if experiment.prior.path is not None and not experiment.prior.path.is_absolute():
+        experiment.prior.path = base / experiment.prior.path
+    module, _, function = (experiment.trainable.function or "").rpartition(":")
+    if module.endswith(".py"):
+        experiment.trainable.function = f"{(base / module).resolve()}:{function}"
+    return experiment
+
+
+def _apply(data: dict[str, Any], overrides: Mapping[str, Any]) -> None:
+    for place, value in overrides.items():
+        if value is None:
+            continue
+        *parents, key = place.split(".")
+        node = data
+        for part in parents:
+            child = node.get(part)
+            if isinstance(child, str) and part in ("searcher", "scheduler"):
+                child = {"name": child}
+            node[part] = child = dict(child) if isinstance(child, dict) else {}
+            node = child
+        if (
+            key == "name"
+            and parents
+            and parents[-1] in ("searcher", "scheduler")
+            and node.get("name") != value
+        ):
+            node.pop("options", None)
+        node[key] = value
+
+
+def _line(problem: Mapping[str, Any]) -> str:
+    place = ".".join(str(p) for p in problem["loc"]) or "experiment"
+    message = str(problem["msg"]).removeprefix("Value error, ")
+    if problem["type"] == "extra_forbidden":
+        message = "unknown setting (misspelt? see the experiment file reference in docs/experiments.md)"
+    elif problem["type"] == "missing":
+        message = "required"
+    return f"{place}: {message}"
+
+
+# ---------------------------------------------------------------------------- spaces
+def parse_space(space: Mapping[str, Any]) -> dict[str, Any]:
+    """A YAML search space as a Tune ``param_space`` (domains from one-key mappings).
+
+    Raises:
+        ValueError: A domain with bad arguments (the message names its parameter and the
+            domain's arguments), or a space meta-tune cannot search.
+    """
+    from meta_tune.space import SearchSpace
+
+    if not isinstance(space, Mapping):
+        raise ValueError(f"space must map parameter names to domains, got {type(space).__name__}")
+    parsed = {key: _parse(value, str(key)) for key, value in space.items()}
+    try:
+        SearchSpace.from_tune(parsed)
+    except MetaTuneError as err:
+        raise ValueError(str(err)) from None
+    return parsed
+
+
+def _parse(node: Any, place: str) -> Any:
+    if isinstance(node, dict):
+        if len(node) == 1 and next(iter(node)) in DOMAINS:
+            ((name, args),) = node.items()
+            return _domain(name, args, place)
+        return {key: _parse(value, f"{place}.{key}") for key, value in node.items()}
+    if isinstance(node, list):
+        return [_parse(value, f"{place}.{i}") for i, value in enumerate(node)]
+    return node
+
+
+def _domain(name: str, args: Any, place: str) -> Any:
+    function = DOMAINS[name]
+    if name == "choice":
+        if not isinstance(args, list) or not args:
+            raise ValueError(f"{place}: choice takes a non-empty list of categories")
+        return tune.choice([_parse(value, f"{place}.choice.{i}") for i, value in enumerate(args)])
+    try:
+        if isinstance(args, dict):
+            return function(**args)
+        return function(*(args if isinstance(args, list) else [args]))
+    except (TypeError, ValueError, AssertionError) as err:
+        takes = ", ".join(inspect.signature(function).parameters)
+        raise ValueError(f"{place}: {name}({takes}) rejected {args!r}: {err}") from None
+
+
+# ---------------------------------------------------------------------------- user trainables
+class _import_root:
+    """Put folders first on ``sys.path`` while an experiment's function is imported."""
+
+    def __init__(self, *folders: Path) -> None:
+        self.folders = [str(f) for f in folders]
+
+    def __enter__(self) -> None:
+        sys.path[:0] = self.folders
+
+    def __exit__(self, *exc: object) -> None:
+        for folder in self.folders:
+            if folder in sys.path:
+                sys.path.remove(folder)
+
+
+@functools.cache
+def load_function(reference: str, base: Path) -> Callable[..., Any]:
+    """Import ``module:function`` (or ``file.py:function`` relative to ``base``).
+
+    A module is looked up in ``base`` (the experiment file's folder) and the current
+    directory first. It is pickled by value, so Ray's workers need not be able to import it.
+
+    Raises:
+        InvalidConfigError: Not of the form ``module:function``, the module cannot be
+            imported, or it has no such callable.
+    """
+    import ray.cloudpickle
+
+    module_name, _, attribute = reference.rpartition(":")
+    if not module_name or not attribute:
+        raise InvalidConfigError(
+            f"trainable.function: {reference!r} must be module:function or path/to/file.py:function."
+        )
+    try:
+        if module_name.endswith(".py"):
+            file = (base / module_name).resolve()
+            if not file.is_file():
+                raise InvalidConfigError(f"trainable.function: {file} does not exist.")
+            name = f"meta_tune_user_{file.stem}"
+            spec = importlib.util.spec_from_file_location(name, file)
+            assert spec is not None and spec.loader is not None
+            module = importlib.util.module_from_spec(spec)
+            sys.modules[name] = module
+            spec.loader.exec_module(module)
+        else:
+            with _import_root(base, Path.cwd()):
+                module = importlib.import_module(module_name)
+    except ImportError as err:
+        raise InvalidConfigError(f"trainable.function: cannot import {module_name!r}: {err}") from None
+    function = getattr(module, attribute, None)
+    if not callable(function):
+        raise InvalidConfigError(f"trainable.function: {module_name!r} has no function {attribute!r}.")
+    if not module.__name__.startswith(("meta_tune.", "ray.")):
+        ray.cloudpickle.register_pickle_by_value(module)
+    return function
