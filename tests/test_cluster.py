@@ -21,7 +21,7 @@ import pytest
 import yaml
 
 from meta_tune.cli import main
-from meta_tune.cli._submit import JobRequest, connect, dashboard_address, follow_job, job_request, submit_job
+from meta_tune.cli._submit import dashboard_address, job_request
 from meta_tune.errors import InvalidConfigError
 from tests._cluster_ray import LocalRayCluster, ray_env
 from tests.conftest import REPO_ROOT
@@ -104,7 +104,7 @@ def test_bad_submissions_get_one_line_before_anything_is_sent(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     experiment = tmp_path / "experiment.yaml"
-    experiment.write_text("samples: 2\n")
+    experiment.write_text("trainable: {family: image, task: digits}\nsamples: 2\n")
     code, _, err = _cli(capsys, "submit", str(tmp_path / "missing.yaml"), "--address", "http://127.0.0.1:1")
     assert code == 2 and "'EXPERIMENT_FILE': File" in err and "does not exist" in err
     code, _, err = _cli(capsys, "submit", str(experiment), "--address", "http://127.0.0.1:1", "--requirements",
@@ -232,36 +232,21 @@ def test_submit_runs_an_experiment_as_a_ray_job_and_follows_it_to_success(
     results = tmp_path / "results"
     experiment = tmp_path / "job" / "tiny.yaml"
     experiment.parent.mkdir()
-    run_help = subprocess.run(["meta-tune", "run", "--help"], capture_output=True, text=True).stdout
-    if "EXPERIMENT_FILE" in run_help:  # the experiment-file form of `meta-tune run`
-        experiment.write_text(
-            "trainable: {family: image, task: digits, epochs: 1}\n"
-            "searcher: {name: random}\nscheduler: {name: fifo}\nsamples: 2\nconcurrency: 2\n"
-        )
-        code, out, err = _cli(capsys, "--store", store, "submit", str(experiment), "--address",
-                              ray_cluster.dashboard_url, "--follow", "--", "--results-dir", str(results))
-        assert code == 0, out[-4000:] + err[-2000:]
-        assert "ray job stop --address" in out and "ended: SUCCEEDED" in out
-        assert "s3cret" not in out + err and "postgres:***@" in out
-    else:  # until then: the same job mechanics with the flag form
-        request = job_request(experiment, store_url=store)
-        entrypoint = " ".join(["meta-tune run", *TINY, "--epochs 1 --samples 2 --concurrency 2",
-                               f"--results-dir {results} --address auto"])
-        client = connect(ray_cluster.dashboard_url)
-        job_id = submit_job(client, JobRequest(entrypoint, request.runtime_env, request.submission_id))
-        assert follow_job(client, job_id) == "SUCCEEDED", client.get_job_logs(job_id)[-4000:]
-        assert "s3cret" not in client.get_job_logs(job_id)
+    experiment.write_text(
+        "trainable: {family: image, task: digits, epochs: 1}\n"
+        "searcher: {name: random}\nscheduler: {name: fifo}\nsamples: 2\nconcurrency: 2\n"
+    )
+    code, out, err = _cli(capsys, "--store", store, "submit", str(experiment), "--address",
+                          ray_cluster.dashboard_url, "--follow", "--", "--results-dir", str(results))
+    assert code == 0, out[-4000:] + err[-2000:]
+    assert "ray job stop --address" in out and "ended: SUCCEEDED" in out
+    assert "s3cret" not in out + err and "postgres:***@" in out
     trials = _store_trials(store, "image/digits")
     assert len(trials) == 2 and set(trials["status"]) == {"TERMINATED"}
 
 
 @pytest.mark.integration
 @pytest.mark.slow
-@pytest.mark.xfail(
-    strict=True,
-    reason="Under Ray Client, tune_task's tune.with_resources on the module-level trainable function "
-    "is lost when Ray pickles it by reference: trials get 1 CPU and no GPU (issue 12 item 4 report)",
-)
 def test_run_through_ray_client_keeps_resources_per_trial(
     ray_cluster: LocalRayCluster, pg_url: str, tmp_path: Path
 ) -> None:

@@ -286,6 +286,25 @@ CASES: list[Case] = [
         "`meta-tune run --task digits --searcher-option xi`",
         cli=("run", "--task", "digits", "--searcher-option", "xi"),
     ),
+    Case("`meta-tune submit missing.yaml --address http://HEAD:8265`",
+         cli=("submit", "{tmp}/missing.yaml", "--address", "http://127.0.0.1:8265")),
+    Case(
+        "`meta-tune submit exp.yaml --address ray://HEAD:10001` (a Ray Client address)",
+        cli=("submit", "{tmp}/exp.yaml", "--address", "ray://127.0.0.1:10001"),
+        prepare=lambda tmp: (tmp / "exp.yaml").write_text("trainable: {family: image, task: digits}\n"),
+    ),
+    Case(
+        "`meta-tune submit exp.yaml --address http://127.0.0.1:1` (nothing listens there)",
+        cli=("submit", "{tmp}/exp.yaml", "--address", "http://127.0.0.1:1"),
+        prepare=lambda tmp: (tmp / "exp.yaml").write_text("trainable: {family: image, task: digits}\n"),
+    ),
+    Case(
+        "`meta-tune submit exp.yaml --address http://HEAD:8265` (an unknown scheduler)",
+        cli=("submit", "{tmp}/exp.yaml", "--address", "http://127.0.0.1:8265"),
+        prepare=lambda tmp: (tmp / "exp.yaml").write_text(
+            "trainable: {family: image, task: digits}\nscheduler: pbt\n"
+        ),
+    ),
     Case("`meta-tune --log-level loud store ls`", cli=("--log-level", "loud", "store", "ls")),
     Case(
         "`meta-tune --store foo://bar store ls` (unknown database kind)",

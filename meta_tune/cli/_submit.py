@@ -215,7 +215,10 @@ def submit(
     passed to the job as MT_STORE; without it the job records into the cluster's MT_STORE.
     """
     from meta_tune.store._url import mask_url
+    from meta_tune.tuning import load_experiment
 
+    # The file is checked here, before anything is sent; its function is imported on the cluster.
+    load_experiment(experiment_file, import_function=False)
     parent = ctx.parent
     from_command_line = parent is not None and (
         parent.get_parameter_source("store_url") == click.core.ParameterSource.COMMANDLINE

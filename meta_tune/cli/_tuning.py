@@ -38,8 +38,10 @@ def _common(fn: Any) -> Any:
         click.option(
             "--results-dir",
             type=click.Path(file_okay=False, path_type=Path),
+            envvar="MT_STORAGE_PATH",
             default=None,
-            help="Tune's storage_path (checkpoints, results) [default: ~/.meta_tune/ray_results].",
+            help="Tune's storage_path (checkpoints, results); on a cluster a folder every node mounts "
+            "[env MT_STORAGE_PATH; default: ~/.meta_tune/ray_results].",
         ),
     ]
     for option in reversed(options):

@@ -314,7 +314,12 @@ _Loader.add_implicit_resolver(
 )
 
 
-def load_experiment(path: str | Path | None = None, overrides: Mapping[str, Any] | None = None) -> Experiment:
+def load_experiment(
+    path: str | Path | None = None,
+    overrides: Mapping[str, Any] | None = None,
+    *,
+    import_function: bool = True,
+) -> Experiment:
     """Read an experiment file, apply overrides and check everything (no Ray is started).
 
     Args:
@@ -323,6 +328,8 @@ def load_experiment(path: str | Path | None = None, overrides: Mapping[str, Any]
             ``"searcher.name"``, ``"trainable.task"``, ``"resources.gpu"``); None values are
             skipped. A new ``searcher.name`` (``scheduler.name``) drops the file's options of
             the old one.
+        import_function: Import a user trainable's function to check it (False where it is
+            run elsewhere, e.g. by ``meta-tune submit`` on a cluster with other packages).
 
     Raises:
         InvalidConfigError: The file cannot be read or parsed, or the experiment has
@@ -345,7 +352,7 @@ def load_experiment(path: str | Path | None = None, overrides: Mapping[str, Any]
     try:
         experiment = Experiment.model_validate(data)
         experiment._base = base
-        if experiment.trainable.function is not None:
+        if import_function and experiment.trainable.function is not None:
             experiment.function()
     except pydantic.ValidationError as err:
         lines = [_line(problem) for problem in err.errors()]

@@ -17,6 +17,7 @@ from ray import tune
 from ray.tune import Callback
 from ray.tune.search import ConcurrencyLimiter
 
+from meta_tune._imports import require
 from meta_tune.errors import InvalidConfigError
 from meta_tune.store import Store, StoreCallback
 from meta_tune.trainables import TrainableSpec
@@ -106,6 +107,8 @@ def ray_runtime(address: str | None = None, num_cpus: int | None = None) -> Iter
         yield
         return
     options: dict[str, Any] = {"include_dashboard": False, "log_to_driver": False, "configure_logging": False}
+    if address and address.startswith("ray://"):
+        require("grpc", extra="cluster")  # Ray Client
     if address:
         ray.init(address=address, **options)
     else:
@@ -237,7 +240,7 @@ def run_experiment(
     scheduler = scheduler_entry.build(scheduler_args, experiment.scheduler.options)
     timeline = _Timeline(metric, mode)
     resources = {"cpu": experiment.resources.cpu, "gpu": experiment.resources.gpu}
-    trainable = tune.with_resources(trainable, resources)
+    trainable = tune.with_resources(_by_value(trainable), resources)
     storage_path = experiment.storage_path.expanduser().resolve()
 
     def start() -> tune.Tuner:
@@ -291,6 +294,21 @@ def run_experiment(
         wall_s=wall,
         resumed=resumed,
     )
+
+
+def _by_value(function: Any) -> Any:
+    """``function`` wrapped in a new function, so that Ray pickles it by value.
+
+    ``tune.with_resources`` marks the function it gets; a module-level function travels by
+    reference, and under Ray Client (``ray://``) the Tuner on the head imports it afresh,
+    without the mark: its trials would get 1 CPU and no GPU.
+    """
+
+    def trial(config: dict[str, Any]) -> Any:
+        return function(config)
+
+    trial.__name__ = getattr(function, "__name__", "trial")
+    return trial
 
 
 def _trainable(experiment: Experiment) -> tuple[Any, dict[str, Any], dict[str, Any]]:
