@@ -23,7 +23,7 @@ import re
 import sys
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 import pydantic
 import yaml
@@ -64,15 +64,6 @@ DOMAINS: dict[str, Callable[..., Any]] = {
 
 class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid")
-
-
-class _Named(_Section):
-    """A registry entry and its options; a plain string is its name (``searcher: hyperopt``)."""
-
-    @model_validator(mode="before")
-    @classmethod
-    def _name_only(cls, data: Any) -> Any:
-        return {"name": data} if isinstance(data, str) else data
 
 
 class TrainableSection(_Section):
@@ -134,48 +125,47 @@ class TrainableSection(_Section):
         return f"{self.family}/{self.task}"
 
 
-class SearcherSection(_Named):
-    """A searcher of ``meta_tune.searchers.names()`` and its options."""
+class _Named(_Section):
+    """A registry entry and its options; a plain string is its name (``searcher: hyperopt``)."""
 
-    name: str = "prior"
+    #: The registry module whose ``get`` checks the name and its options.
+    registry: ClassVar[str]
+    name: str
     options: dict[str, Any] = Field(default_factory=dict)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _name_only(cls, data: Any) -> Any:
+        return {"name": data} if isinstance(data, str) else data
 
     @field_validator("name")
     @classmethod
     def _known(cls, name: str) -> str:
-        from meta_tune import searchers
-
-        searchers.get(name)
+        importlib.import_module(cls.registry).get(name)
         return name
 
     @field_validator("options")
     @classmethod
     def _options(cls, options: dict[str, Any], info: ValidationInfo) -> dict[str, Any]:
-        from meta_tune import searchers
+        if "name" not in info.data:  # the name was wrong: reported once, there
+            return options
+        entry = importlib.import_module(cls.registry).get(info.data["name"])
+        checked: dict[str, Any] = entry.check_options(options)
+        return checked
 
-        return searchers.get(info.data["name"]).check_options(options) if "name" in info.data else options
+
+class SearcherSection(_Named):
+    """A searcher of ``meta_tune.searchers.names()`` and its options."""
+
+    registry: ClassVar[str] = "meta_tune.searchers"
+    name: str = "prior"
 
 
 class SchedulerSection(_Named):
     """A scheduler of ``meta_tune.schedulers.names()`` and its options."""
 
+    registry: ClassVar[str] = "meta_tune.schedulers"
     name: str = "asha"
-    options: dict[str, Any] = Field(default_factory=dict)
-
-    @field_validator("name")
-    @classmethod
-    def _known(cls, name: str) -> str:
-        from meta_tune import schedulers
-
-        schedulers.get(name)
-        return name
-
-    @field_validator("options")
-    @classmethod
-    def _options(cls, options: dict[str, Any], info: ValidationInfo) -> dict[str, Any]:
-        from meta_tune import schedulers
-
-        return schedulers.get(info.data["name"]).check_options(options) if "name" in info.data else options
 
 
 class ResourcesSection(_Section):
@@ -239,7 +229,7 @@ class Experiment(_Section):
 
     @model_validator(mode="after")
     def _check(self) -> Experiment:
-        from meta_tune import schedulers, trainables
+        from meta_tune import trainables
 
         user = self.trainable.function is not None
         if user and (self.metric is None or self.mode is None):
@@ -253,7 +243,6 @@ class Experiment(_Section):
                 f"scheduler {self.scheduler.name!r} needs trainable.max_t (the training_iteration a "
                 "whole trial reaches), or a constant epochs in trainable.space"
             )
-        schedulers.get(self.scheduler.name)
         return self
 
     @property
