@@ -122,6 +122,8 @@ def _meta_stopping(base: bool) -> Callable[[SchedulerArgs, dict[str, Any]], Tria
         from meta_tune.schedulers._meta_stopping import MetaStoppingScheduler
 
         asha = {k: options.pop(k) for k in _ASHA_OPTIONS if k in options}
+        # A short run (max_t below the default min_t) stops nothing early rather than failing.
+        options.setdefault("min_t", min(_STOPPING_OPTIONS["min_t"][1], args.max_t))
         if args.predictor is None:
             logger.info(
                 "No learning curves of related tasks: MetaStoppingScheduler fits a power law per trial."

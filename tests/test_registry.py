@@ -87,3 +87,11 @@ def _regenerate(path: Path) -> None:
 
 if __name__ == "__main__":
     _regenerate(DOC)
+
+
+def test_learned_stopping_builds_for_runs_shorter_than_its_default_min_t() -> None:
+    # `--epochs 2 --scheduler meta_stopping` must run, not fail on the default min_t of 3.
+    for name in ("meta_stopping", "meta_asha"):
+        assert schedulers.build(name, max_t=2)._min_t == 2  # type: ignore[attr-defined]
+        assert schedulers.build(name, max_t=10)._min_t == 3  # type: ignore[attr-defined]
+        assert schedulers.build(name, max_t=10, options={"min_t": 5})._min_t == 5  # type: ignore[attr-defined]
