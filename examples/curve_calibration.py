@@ -5,7 +5,8 @@ meta-train tasks, then scores it on 100 random configs on each of the 5 meta-tes
 coverage of its 80% intervals for the final (epoch 52) validation accuracy, their width and
 the error of the median, by prefix length, beside the parametric power-law fallback that uses
 no history. Also prints the ASHA settings choose_asha learns from the same curves.
-Run: python examples/curve_calibration.py [YAHPO_DIR]
+Run: python examples/curve_calibration.py [YAHPO_DIR]; without YAHPO_DIR the data comes from
+$MT_YAHPO_DIR, else ../shared/data/yahpo (see meta_tune.bench.find_yahpo_dir).
 """
 
 from __future__ import annotations

@@ -5,7 +5,9 @@ searchers are cost-aware, as in a benchmark); each searcher then runs
 200 sequential trials on a meta-test task and every suggest() and on_trial_complete() call
 is timed. Prints a table (milliseconds).
 Run: python examples/suggest_overhead.py [YAHPO_DIR] [SEARCHERS], SEARCHERS a comma-separated
-subset of PriorSearcher,TransferBOSearcher,HyperOptSearch (default: all three).
+subset of PriorSearcher,TransferBOSearcher,HyperOptSearch (default: all three). Without
+YAHPO_DIR the data comes from $MT_YAHPO_DIR, else ../shared/data/yahpo (see
+meta_tune.bench.find_yahpo_dir).
 """
 
 from __future__ import annotations
@@ -18,8 +20,7 @@ import pandas as pd
 from ray.tune.search.hyperopt import HyperOptSearch
 
 import meta_tune.priors
-from meta_tune.bench import TaskObjective, load_scenario, meta_split
-from meta_tune.bench._methods import random_history
+from meta_tune.bench import TaskObjective, load_scenario, meta_split, random_history
 from meta_tune.searchers import PriorSearcher, TransferBOSearcher
 
 
@@ -74,4 +75,8 @@ def main(
 
 
 if __name__ == "__main__":
-    main(*sys.argv[1:2], **({"searchers": sys.argv[2]} if len(sys.argv) > 2 else {}))
+    args = sys.argv[1:]
+    if len(args) > 1:
+        main(args[0], searchers=args[1])
+    else:
+        main(args[0] if args else None)

@@ -3,7 +3,8 @@
 Loads the YAHPO Gym surrogate models (ONNX, evaluated with onnxruntime from the ``bench``
 extra) of four scenarios: ``rbv2_xgboost``, ``rbv2_rpart``, ``lcbench`` and
 ``iaml_glmnet``. The data files come from the public ``yahpo_data`` repository (v1.0.2);
-point ``data_dir=`` or the environment variable ``MT_YAHPO_DIR`` at it.
+point ``data_dir=`` or the environment variable ``MT_YAHPO_DIR`` at it, or put it in
+``../shared/data/yahpo`` beside the repository (see :func:`find_yahpo_dir`).
 
 Example:
     >>> from meta_tune.bench import load_scenario, meta_split, metric_bounds
@@ -16,6 +17,8 @@ Example:
 
 from __future__ import annotations
 
+from meta_tune.bench._data_dir import DATA_ENV, default_yahpo_locations, find_yahpo_dir
+from meta_tune.bench._methods import random_history
 from meta_tune.bench._protocol import (
     CACHE_ENV,
     TIME_BUDGETS,
@@ -29,7 +32,7 @@ from meta_tune.bench._protocol import (
     saturated_tasks,
     summarize_regret,
 )
-from meta_tune.bench._scenario import DATA_ENV, RUNTIME_KEY, Scenario, load_scenario
+from meta_tune.bench._scenario import RUNTIME_KEY, Scenario, load_scenario
 from meta_tune.bench._schedulers import random_curves
 from meta_tune.bench._simulator import Objective, SimulationConfig, simulate
 from meta_tune.bench._tune_driver import SIM_TIME_KEY, TaskObjective, run_tune
@@ -38,6 +41,8 @@ __all__ = [
     # scenarios
     "DATA_ENV",
     "RUNTIME_KEY",
+    "default_yahpo_locations",
+    "find_yahpo_dir",
     "Scenario",
     "load_scenario",
     # protocol
@@ -59,6 +64,8 @@ __all__ = [
     "SIM_TIME_KEY",
     "TaskObjective",
     "run_tune",
+    # meta-train histories
+    "random_history",
     # schedulers in benchmarks
     "random_curves",
 ]

@@ -14,7 +14,7 @@ history as meta-tune's prior, and the ``portfolio+random`` ablation.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     import pandas as pd
     from ray.tune.search import Searcher
 
+    from meta_tune.bench._scenario import Scenario
     from meta_tune.bench._syne import SyneMethod
     from meta_tune.priors import Prior
 
@@ -159,10 +160,18 @@ def get_methods(names: str | list[str]) -> list[Method]:
     return [METHODS[n] for n in wanted]
 
 
-def random_history(scenario: Any, tasks: list[str], *, n_per_task: int, seed: int) -> Any:
+def random_history(scenario: Scenario, tasks: Sequence[str], *, n_per_task: int, seed: int) -> pd.DataFrame:
     """The meta-train data every transfer method learns from: random configs on each task.
 
-    Returns a history DataFrame (``task``, one column per flattened parameter, every metric).
+    Args:
+        scenario: The YAHPO scenario whose surrogate evaluates the configs.
+        tasks: Task ids (usually the meta-train split, ``meta_split(scenario).train``).
+        n_per_task: Random configs drawn on each task.
+        seed: The same seed gives the same configs.
+
+    Returns:
+        A history DataFrame for :func:`meta_tune.priors.fit`: ``task``, one column per
+        flattened parameter, every metric of the scenario (``runtime`` among them).
     """
     import pandas as pd
 

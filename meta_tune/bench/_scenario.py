@@ -16,6 +16,8 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 
 from meta_tune._imports import require
+from meta_tune.bench._data_dir import DATA_SOURCE as _DATA_SOURCE
+from meta_tune.bench._data_dir import find_yahpo_dir
 from meta_tune.bench._scenarios import OUTPUT_RANGES, SCENARIOS, ScenarioInfo
 from meta_tune.errors import InvalidConfigError
 
@@ -24,17 +26,10 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-DATA_ENV = "MT_YAHPO_DIR"
 RUNTIME_KEY = "runtime"
 DATA_FILES = ("config_space.json", "encoding.json", "model.onnx")
 
 _NA = "#na#"
-_DATA_SOURCE = (
-    "The surrogates come from the public yahpo_data repository, release v1.0.2 "
-    "(https://github.com/slds-lmu/yahpo_data/releases/tag/v1.0.2): download it and pass "
-    f"data_dir=... or set the environment variable {DATA_ENV} to the folder that holds one "
-    "sub-folder per scenario (rbv2_xgboost/, lcbench/, ...)."
-)
 # Tolerance of the bound checks, relative to the width of the range: config_space.json
 # stores bounds such as 0.00010000000000000009, and a config at 1e-4 is meant to be valid.
 _BOUND_TOL = 1e-9
@@ -64,7 +59,7 @@ def load_scenario(name: str, data_dir: str | os.PathLike[str] | None = None) -> 
         name: One of ``"rbv2_xgboost"``, ``"rbv2_rpart"``, ``"lcbench"``, ``"iaml_glmnet"``.
         data_dir: The folder that holds one sub-folder per scenario (the root of the
             ``yahpo_data`` v1.0.2 release). Defaults to the environment variable
-            ``MT_YAHPO_DIR``.
+            ``MT_YAHPO_DIR``, then ``../shared/data/yahpo`` (see :func:`find_yahpo_dir`).
 
     Returns:
         The scenario.
@@ -83,7 +78,7 @@ def load_scenario(name: str, data_dir: str | os.PathLike[str] | None = None) -> 
     """
     if name not in SCENARIOS:
         raise InvalidConfigError(f"Unknown YAHPO scenario {name!r}. meta-tune supports {sorted(SCENARIOS)}.")
-    root = _data_root(data_dir)
+    root = find_yahpo_dir(data_dir)
     key = (name, root)
     with _LOADED_LOCK:
         scenario = _LOADED.get(key)
@@ -91,20 +86,6 @@ def load_scenario(name: str, data_dir: str | os.PathLike[str] | None = None) -> 
             scenario = Scenario(SCENARIOS[name], data_dir=root)
             _LOADED[key] = scenario
     return scenario
-
-
-def _data_root(data_dir: str | os.PathLike[str] | None) -> Path:
-    if data_dir is None:
-        env = os.environ.get(DATA_ENV)
-        if not env:
-            raise InvalidConfigError(
-                f"No YAHPO data folder given (data_dir=None and {DATA_ENV} is unset). {_DATA_SOURCE}"
-            )
-        data_dir = env
-    root = Path(data_dir).expanduser().resolve()
-    if not root.is_dir():
-        raise InvalidConfigError(f"The YAHPO data folder {str(root)!r} does not exist. {_DATA_SOURCE}")
-    return root
 
 
 _LOADED: dict[tuple[str, Path], Scenario] = {}

@@ -77,8 +77,14 @@ def test_matches_a_direct_onnx_call_with_the_readme_encoding(xgboost: Scenario, 
 
 
 # ---------------------------------------------------------------------- finding the data
-def test_missing_data_dir_says_where_the_data_comes_from(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_missing_data_dir_says_where_the_data_comes_from(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from meta_tune.bench import _data_dir
+
     monkeypatch.delenv("MT_YAHPO_DIR", raising=False)
+    monkeypatch.setattr(_data_dir, "_REPO_ROOT", tmp_path / "repo")
+    monkeypatch.chdir(tmp_path)
     with pytest.raises(InvalidConfigError, match=r"MT_YAHPO_DIR is unset.*yahpo_data.*v1\.0\.2"):
         load_scenario("lcbench")
 
