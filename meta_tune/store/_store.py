@@ -35,7 +35,14 @@ from meta_tune.store._schema import (
     Trial,
     TrialRun,
 )
-from meta_tune.store._url import STORE_ENV, default_store_url, mask_url, normalize_url, scrub
+from meta_tune.store._url import (
+    STORE_ENV,
+    default_store_path,
+    default_store_url,
+    mask_url,
+    normalize_url,
+    scrub,
+)
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -233,6 +240,7 @@ class Store:
             ) from err
 
     def _open_sqlite_file(self, path: Path) -> None:
+        _check_folder(path, self.url)
         exists = path.is_file() and path.stat().st_size > 0
         if path.exists() and not path.is_file():
             raise StoreError(f"Cannot open the store {self.url}: {path} is not a file.")
@@ -961,6 +969,21 @@ def _sqlite_path(url: str) -> Path | None:
     if rest in ("", ":memory:"):
         return None
     return Path(rest)
+
+
+def _check_folder(path: Path, shown: str) -> None:
+    """Refuse a SQLite file whose folder is missing: a typo must not create folders and a store.
+
+    Only the default store's folder (``~/.meta_tune``) is made, on the first write.
+    """
+    folder = path.parent
+    if folder.is_dir() or Path(os.path.abspath(path)) == default_store_path():
+        return
+    what = "is not a folder" if folder.exists() else "does not exist"
+    raise StoreError(
+        f"Cannot open the store {shown}: the folder {folder} {what}. Check the path given with "
+        f"--store/${STORE_ENV}, or create the folder first (mkdir -p {folder})."
+    )
 
 
 def _existing_parent(path: Path) -> Path:

@@ -19,9 +19,14 @@ _QUERY_SECRET = re.compile(
 )
 
 
+def default_store_path() -> Path:
+    """The SQLite file of the default store, ``~/.meta_tune/store.db`` (its folder is made on first write)."""
+    return Path.home() / ".meta_tune" / "store.db"
+
+
 def default_store_url() -> str:
     """``$MT_STORE`` if set, else the SQLite file ``~/.meta_tune/store.db``."""
-    return os.environ.get(STORE_ENV) or f"sqlite:///{Path.home() / '.meta_tune' / 'store.db'}"
+    return os.environ.get(STORE_ENV) or f"sqlite:///{default_store_path()}"
 
 
 def normalize_url(url: str) -> str:

@@ -17,7 +17,7 @@ import pytest
 
 from meta_tune.cli import main
 from meta_tune.errors import StoreError, StoreSchemaError
-from meta_tune.store import Store, check_store
+from meta_tune.store import Store, StoreCallback, check_store
 from tests.conftest import REPO_ROOT
 
 
@@ -192,8 +192,9 @@ def test_new_and_empty_files_become_stores_without_friction(tmp_path: Path) -> N
     empty = tmp_path / "empty.db"
     empty.touch()
     Store(str(empty)).create_task("a")
-    Store(str(tmp_path / "deep" / "new.db")).create_task("b")
+    Store(str(tmp_path / "new.db")).create_task("b")
     assert [t.name for t in Store(str(empty)).list_tasks()] == ["a"]
+    assert [t.name for t in Store(str(tmp_path / "new.db")).list_tasks()] == ["b"]
     missing = tmp_path / "missing.db"
     assert Store(str(missing), read_only=True).list_tasks() == []  # reads as empty, creates nothing
     assert not missing.exists()
@@ -201,6 +202,41 @@ def test_new_and_empty_files_become_stores_without_friction(tmp_path: Path) -> N
         Store(str(missing), read_only=True).create_task("x")
     with pytest.raises(StoreSchemaError, match="holds no meta-tune store and create=False"):
         Store(str(missing), create=False)
+
+
+def test_a_store_in_a_missing_folder_is_one_clear_error_and_creates_nothing(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    typo = tmp_path / "typo" / "dir"
+    url = f"sqlite:///{typo / 'x.db'}"
+    message = rf"the folder {re.escape(str(typo))} does not exist\. .*mkdir -p {re.escape(str(typo))}"
+    for args in (
+        ["store", "ls"],
+        ["store", "show", "t"],
+        ["learn", "--family", "f", "-o", str(tmp_path / "p.json")],
+        ["store", "load", "--shipped"],
+    ):
+        code, out, err = cli(["--store", url, *args], capsys)
+        assert code == 1 and err.count("\n") == 1 and re.search(message, err), (args, err)
+        assert "Traceback" not in out + err
+    for kwargs in ({}, {"read_only": True}, {"create": True}):
+        with pytest.raises(StoreError, match=message):
+            Store(url, **kwargs)
+    with pytest.raises(StoreError, match=message):
+        StoreCallback(url, task="t")
+    assert not (tmp_path / "typo").exists()
+    a_file = tmp_path / "a-file"
+    a_file.touch()
+    with pytest.raises(StoreError, match=rf"the folder {re.escape(str(a_file))} is not a folder"):
+        Store(str(a_file / "x.db"))
+    # Only the default store's own folder, ~/.meta_tune, is made (on first use).
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    monkeypatch.delenv("MT_STORE", raising=False)
+    (tmp_path / "home").mkdir()
+    assert Store(read_only=True).list_tasks() == []
+    assert not (tmp_path / "home" / ".meta_tune").exists()
+    Store().create_task("t")
+    assert (tmp_path / "home" / ".meta_tune" / "store.db").is_file()
 
 
 # ---------------------------------------------------------------------- read-only files and folders
