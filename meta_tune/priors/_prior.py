@@ -16,7 +16,6 @@ from typing import TYPE_CHECKING, Any, Literal, cast
 import numpy as np
 import pandas as pd
 
-from meta_tune._imports import require
 from meta_tune._io import atomic_write
 from meta_tune.errors import InvalidConfigError
 from meta_tune.priors._cost import CostModel, CostObservation
@@ -33,6 +32,7 @@ from meta_tune.priors._trees import predict_trees
 from meta_tune.space import CategoricalParam, SearchSpace
 
 if TYPE_CHECKING:
+    from matplotlib.figure import Figure
     from sklearn.ensemble import ExtraTreesRegressor
 
 logger = logging.getLogger(__name__)
@@ -459,50 +459,14 @@ class Prior:
                 "meta-tune learn."
             ) from err
 
-    def plot(self, path: str | os.PathLike[str], *, n_samples: int = 2000) -> None:
-        """Save a PNG: per parameter, the prior's samples against each task's best config."""
-        plt = require("matplotlib.pyplot", extra="bench")
-        samples = self.sample(n_samples, np.random.default_rng(self.config.seed))
-        best = self.space.decode_many(
-            np.stack([t.unit[int(np.argmin(t.loss))] for t in self._tasks]), "ordinal"
-        )
-        flat_samples = pd.DataFrame([_flat_values(self.space, c) for c in samples])
-        flat_best = pd.DataFrame([_flat_values(self.space, c) for c in best])
-        params = list(flat_samples.columns)
-        cols = min(3, len(params))
-        rows = -(-len(params) // cols)
-        fig, axes = plt.subplots(rows, cols, figsize=(4.2 * cols, 3.0 * rows), squeeze=False)
-        for ax, name in zip(axes.flat, params):
-            s, b = flat_samples[name].dropna(), flat_best[name].dropna()
-            param = self.space[name]
-            if isinstance(param, CategoricalParam) or s.map(type).eq(str).any():
-                labels = sorted({*map(str, s), *map(str, b)})
-                ax.bar(labels, [float((s.astype(str) == lab).mean()) for lab in labels], label="prior")
-                ax.plot(
-                    labels, [float((b.astype(str) == lab).mean()) for lab in labels], "o", label="task bests"
-                )
-            else:
-                log = getattr(param, "log", False)
-                bins = np.geomspace(s.min(), s.max(), 40) if log and s.min() > 0 else 40
-                ax.hist(s, bins=bins, density=True, alpha=0.6, label="prior")
-                ax.plot(b, np.zeros(len(b)), "|", markersize=14, color="C1", label="task bests")
-                if log:
-                    ax.set_xscale("log")
-            ax.set_title(name, fontsize=9)
-        axes.flat[0].legend(fontsize=7)
-        for ax in list(axes.flat)[len(params) :]:
-            ax.set_visible(False)
-        fig.tight_layout()
-        fig.savefig(path, dpi=90)
-        plt.close(fig)
+    def plot(self, path: str | os.PathLike[str] | None = None, *, n_samples: int = 2000) -> Figure:
+        """Save a PNG: per parameter, the prior's samples against each task's best config.
 
+        See :func:`meta_tune.priors._plot.plot_prior`; returns the matplotlib figure.
+        """
+        from meta_tune.priors._plot import plot_prior
 
-def _flat_values(space: SearchSpace, config: Mapping[str, Any]) -> dict[str, Any]:
-    """A config's value for each parameter name (categoricals by category index)."""
-    from meta_tune.space import flatten
-
-    flat = flatten(config)
-    return {name: flat.get(name) for name in space.names if name in flat}
+        return plot_prior(self, path, n_samples=n_samples)
 
 
 def _check_task_arrays(task: TaskHistory, dim: int) -> None:
