@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -11,23 +12,44 @@ import pandas as pd
 from meta_tune._imports import require
 from meta_tune.bench._protocol import TIME_BUDGETS, MetricBounds, regret_table
 
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
+
+#: The legend entry of the shaded bands of :func:`plot_regret`.
+BAND_LABEL = "shaded: 95% CI of the mean\n(mean +- 1.96 SE over task x seed runs)"
+
 
 def plot_regret(
     trajectories: pd.DataFrame,
     bounds: Mapping[str, MetricBounds],
-    path: str | Path,
+    path: str | Path | None,
     *,
     max_trials: int,
     title: str,
     max_time: float | None = None,
-) -> None:
-    """Save a PNG: mean normalized regret (95% bands over runs) vs trials and vs simulated time.
+) -> Figure:
+    """Draw mean normalized regret (95% bands over runs) vs trials and vs simulated time.
 
     Time is in multiples of each task's median random-config runtime, so that tasks of
     different cost average together; it runs up to ``max_time`` (a time-budgeted run's
-    budget) or ``max_trials`` such runtimes.
+    budget) or ``max_trials`` such runtimes. Both axes of both panels are logarithmic. One
+    legend, beside the panels, names each method's line and the shaded bands.
+
+    Args:
+        trajectories: :func:`~meta_tune.bench.run_benchmark`'s trajectories.
+        bounds: Each task's metric bounds (for the normalized regret).
+        path: Where to save the PNG (None: only return the figure).
+        max_trials: The runs' trial budget (the trials axis ends there).
+        title: The figure's title.
+        max_time: The runs' time budget, in median runtimes, if they had one.
+
+    Returns:
+        The matplotlib figure (closed when saved: inspect it, or save it again).
     """
     plt = require("matplotlib.pyplot", extra="bench")
+    from matplotlib.patches import Patch
+
     trial_budgets = np.unique(np.geomspace(1, max_trials, 30).round().astype(int))
     by_trials = regret_table(trajectories, bounds, budgets=list(trial_budgets))
     time_budgets = (
@@ -36,12 +58,17 @@ def plot_regret(
     by_time = regret_table(
         trajectories, bounds, budgets=list(time_budgets), by="time", time_unit="median_runtime"
     )
-    fig, axes = plt.subplots(1, 2, figsize=(11, 4))
-    for ax, table, xlabel in (
-        (axes[0], by_trials, "trials"),
-        (axes[1], by_time, "simulated time (x median random-config runtime)"),
+    fig, axes = plt.subplots(1, 2, figsize=(13, 4.4), layout="constrained")
+    palette = plt.get_cmap("tab20").colors  # dark shades first, then light: 20 methods apart
+    for ax, table, xlabel, panel in (
+        (axes[0], by_trials, "trials (log scale)", "regret vs trials"),
+        (
+            axes[1],
+            by_time,
+            "simulated time, x median random-config runtime (log scale)",
+            "regret vs simulated time",
+        ),
     ):
-        palette = plt.get_cmap("tab20").colors  # dark shades first, then light: 20 methods apart
         for i, (method, rows) in enumerate(table.groupby("method", sort=True)):
             color = palette[(2 * i) % 20 + (i // 10) % 2]
             stats = rows.groupby("budget")["regret"].agg(["mean", "std", "count"])
@@ -57,13 +84,18 @@ def plot_regret(
         ax.set_xscale("log")
         ax.set_yscale("log")
         ax.set_xlabel(xlabel)
-        ax.set_ylabel("mean normalized regret")
+        ax.set_ylabel("mean normalized regret (log scale)")
+        ax.set_title(panel, fontsize=10)
         ax.grid(alpha=0.3, which="both")
-    axes[0].legend(fontsize=8)
+    handles, labels = axes[0].get_legend_handles_labels()
+    handles.append(Patch(color="0.6", alpha=0.4))
+    labels.append(BAND_LABEL)
+    fig.legend(handles, labels, loc="outside right upper", fontsize=8, title="method", title_fontsize=8)
     fig.suptitle(title)
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
+    if path is not None:
+        fig.savefig(path, dpi=100)
+        plt.close(fig)
+    return fig
 
 
 def budget_table(summary: pd.DataFrame, budgets: Sequence[float]) -> pd.DataFrame:
