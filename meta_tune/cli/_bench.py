@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import sys
 import time
 from pathlib import Path
-from typing import Any
 
 import click
 
@@ -89,7 +87,9 @@ def bench(
     from meta_tune.bench import summarize_regret as summarize
     from meta_tune.bench._report import budget_table, plot_regret, time_budget_steps
     from meta_tune.bench._run import BenchmarkConfig, run_benchmark
+    from meta_tune.tuning._paths import check_writable_folder
 
+    check_writable_folder(out, "--out")
     loaded = load_scenario(scenario, data_dir)
     config = BenchmarkConfig(
         methods=tuple(m.strip() for m in methods.split(",")),
@@ -104,23 +104,22 @@ def bench(
     )
     out.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
-    bar: Any
-    with click.progressbar(length=1, label=f"{scenario}: simulating", file=sys.stderr) as bar:
+    import ray
 
-        def progress(done: int, total: int) -> None:
-            bar.length = total
-            bar.update(done - bar.pos)
+    from meta_tune.cli._progress import BenchProgress
 
-        import ray
-
-        started_ray = driver == "tune" and not ray.is_initialized()
+    progress = BenchProgress(config.metric or loaded.default_metric)
+    started_ray = driver == "tune" and not ray.is_initialized()
+    if started_ray:
+        progress.phase("Starting Ray")
+        ray.init(num_cpus=max(2, workers), include_dashboard=False, log_to_driver=False)
+    try:
+        trajectories = run_benchmark(
+            loaded, config, jobs=jobs, on_phase=progress.phase, on_run_done=progress.run_done
+        )
+    finally:
         if started_ray:
-            ray.init(num_cpus=max(2, workers), include_dashboard=False, log_to_driver=False)
-        try:
-            trajectories = run_benchmark(loaded, config, progress=progress, jobs=jobs)
-        finally:
-            if started_ray:
-                ray.shutdown()
+            ray.shutdown()
     elapsed = time.perf_counter() - started
     metric = config.metric or loaded.default_metric
     if trajectories.empty or trajectories[metric].isna().all():
