@@ -91,12 +91,37 @@ class BenchmarkConfig:
             )
 
 
+@dataclass(frozen=True)
+class RunDone:
+    """One finished run of a benchmark, as :func:`run_benchmark` reports it to ``on_run_done``.
+
+    Attributes:
+        method: The method name (``searcher`` or ``searcher@scheduler``).
+        task: The task id.
+        seed: The run index.
+        done: Runs finished so far, this one included.
+        total: Runs of the whole benchmark.
+        trials: Trials the run finished.
+        best: The run's best metric value (NaN if no trial reported one).
+    """
+
+    method: str
+    task: str
+    seed: int
+    done: int
+    total: int
+    trials: int
+    best: float
+
+
 def run_benchmark(
     scenario: Scenario,
     config: BenchmarkConfig,
     progress: Callable[[int, int], None] | None = None,
     *,
     jobs: int = 1,
+    on_phase: Callable[[str], None] | None = None,
+    on_run_done: Callable[[RunDone], None] | None = None,
 ) -> pd.DataFrame:
     """Run every method on every meta-test task and seed; return the trajectories.
 
@@ -109,6 +134,9 @@ def run_benchmark(
         config: What to run.
         progress: Called with (runs done, runs in all) after each run.
         jobs: Processes that run the simulations (the result does not depend on it).
+        on_phase: Called with a sentence before each step that takes a while (the
+            meta-train history and prior, the learning curves, the runs).
+        on_run_done: Called after each run with what it was and how it went.
 
     Returns:
         Long-format trajectories, one row per trial: ``method``, ``task``, ``seed``,
@@ -136,6 +164,11 @@ def run_benchmark(
     runs = [split_method(name) for name in config.methods]
     prior, history = None, None
     if any(get_methods([searcher])[0].transfer for searcher, _ in runs):
+        if on_phase is not None:
+            on_phase(
+                f"Fitting the transfer methods' prior on {config.history_trials} random configs x "
+                f"{len(split.train)} meta-train tasks"
+            )
         started = time.perf_counter()
         history = random_history(
             scenario, list(split.train), n_per_task=config.history_trials, seed=config.base_seed
@@ -158,6 +191,8 @@ def run_benchmark(
     max_t = int(scenario.max_fidelity.get("epoch", 1))
     schedulers = SchedulerArgs(max_t=max_t)
     if any(scheduler.learns for _, scheduler in runs):
+        if on_phase is not None:
+            on_phase(f"Learning the schedulers from the curves of {len(split.train)} meta-train tasks")
         curves = random_curves(
             scenario,
             list(split.train),
@@ -172,20 +207,34 @@ def run_benchmark(
     shared = _Shared(scenario, config, metric, mode, prior, history, schedulers, runtimes)
     units = [(task, seed, name) for task in tasks for seed in range(config.seeds) for name in config.methods]
     frames: dict[tuple[str, int, str], pd.DataFrame] = {}
+    if on_phase is not None:
+        on_phase(
+            f"Running {len(units)} runs ({len(config.methods)} methods x {len(tasks)} tasks x "
+            f"{config.seeds} seeds, {config.trials} trials each)"
+        )
+
+    def finished(unit: tuple[str, int, str], frame: pd.DataFrame) -> None:
+        frames[unit] = frame
+        if progress is not None:
+            progress(len(frames), len(units))
+        if on_run_done is not None:
+            values = (
+                pd.to_numeric(frame[metric], errors="coerce") if metric in frame else pd.Series(dtype=float)
+            )
+            best = values.max() if mode == "max" else values.min()
+            task, seed, name = unit
+            on_run_done(RunDone(name, task, seed, len(frames), len(units), len(frame), float(best)))
+
     if jobs == 1:
         for unit in units:
-            frames[unit] = _run_one(shared, *unit)
-            if progress is not None:
-                progress(len(frames), len(units))
+            finished(unit, _run_one(shared, *unit))
     else:
         # spawn, not fork: a forked onnxruntime session can hang in the child.
         spawn = multiprocessing.get_context("spawn")
         with ProcessPoolExecutor(jobs, mp_context=spawn, initializer=_set_shared, initargs=(shared,)) as pool:
             futures = {pool.submit(_run_shared, *unit): unit for unit in units}
             for future in as_completed(futures):
-                frames[futures[future]] = future.result()
-                if progress is not None:
-                    progress(len(frames), len(units))
+                finished(futures[future], future.result())
     return pd.concat([frames[unit] for unit in units], ignore_index=True)
 
 

@@ -68,3 +68,24 @@ def test_transfer_methods_learn_the_runtimes_and_start_with_cheap_configs(
         first_seconds[objective] = portfolio.groupby("task")["end_time"].max().sum()
     # Chosen per second they take a small fraction of the per-trial ones' time (~1% measured).
     assert first_seconds["time"] < 0.2 * first_seconds["trials"]
+
+
+def test_each_run_and_each_preparation_step_is_reported(
+    yahpo_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from meta_tune.bench._run import RunDone
+
+    monkeypatch.setenv("MT_CACHE_DIR", str(tmp_path / "cache"))
+    scenario = load_scenario("rbv2_rpart", yahpo_dir)
+    config = BenchmarkConfig(methods=("random", "prior"), trials=4, seeds=2, tasks=("14",), history_trials=10)
+    phases: list[str] = []
+    runs: list[RunDone] = []
+    frame = run_benchmark(scenario, config, on_phase=phases.append, on_run_done=runs.append)
+    assert phases[0].startswith("Fitting the transfer methods' prior on 10 random configs x")
+    assert phases[-1] == "Running 4 runs (2 methods x 1 tasks x 2 seeds, 4 trials each)"
+    assert [(r.method, r.seed, r.done, r.total, r.trials) for r in runs] == [
+        ("random", 0, 1, 4, 4), ("prior", 0, 2, 4, 4), ("random", 1, 3, 4, 4), ("prior", 1, 4, 4, 4),
+    ]  # fmt: skip
+    for run in runs:
+        own = frame[(frame["method"] == run.method) & (frame["seed"] == run.seed)]
+        assert run.task == "14" and run.best == own["acc"].max()
