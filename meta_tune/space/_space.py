@@ -282,6 +282,27 @@ class SearchSpace:
                 known[i, slices[name]] = False
         return unit, known
 
+    def flatten(self, config: Mapping[str, Any]) -> dict[str, Any]:
+        """Flatten a nested config (a trial's) to the keys this space names its parameters by.
+
+        The one flattening rule of meta-tune's searchers, priors and store: nested dicts are
+        joined with ``"/"``; a list that holds a domain in the space becomes one key per item
+        (``{"nested": [tune.randint(0, 3), ...]}`` gives ``nested/0``, ``nested/1``); a list
+        that is a constant, or the chosen value of a ``tune.choice``, stays one value. Parts of
+        ``config`` the space does not describe (extra keys, a list of another length) follow
+        :func:`meta_tune.space.flatten`, which keeps every list whole.
+
+        Example:
+            >>> from ray import tune
+            >>> space = SearchSpace.from_tune({"nested": [tune.randint(0, 3), tune.randint(0, 3)],
+            ...                                "sizes": tune.choice([[32, 32], [64]]), "seed": 0})
+            >>> space.flatten({"nested": [1, 2], "sizes": [64], "seed": 0})
+            {'nested/0': 1, 'nested/1': 2, 'sizes': [64], 'seed': 0}
+        """
+        flat: dict[str, Any] = {}
+        self._flatten(self._template, config, "", flat)
+        return flat
+
     def flat_keys(self, *, constants: bool = True) -> list[str]:
         """Every flattened config key a config of this space can hold (all categories).
 
@@ -537,9 +558,23 @@ class SearchSpace:
             self._collect_flat(category, {}, path, sub, unknown)
 
     def _flat_category_matches(self, category: _Node, row: Mapping[str, Any], path: str) -> bool:
-        """A structured category matches a flat row if its constants agree and a key is present."""
+        """A structured category matches a flat row if its constants agree and a key is present.
+
+        A category that is a domain itself (a choice between ranges, or a choice in a choice)
+        matches a valid value of it.
+        """
+        if isinstance(category, _Ref):
+            param = self._params[category.name]
+            if isinstance(param, CategoricalParam):
+                return any(self._flat_category_matches(c, row, path) for c in param.categories)
+            value = _present(row.get(path))
+            return value is not None and param.check(value) is None
+        if isinstance(category, _Const) and _is_scalar_category(category):
+            value = _present(row.get(path))
+            return value is not None and _same(category.value, value, exact=False)
         consts: dict[str, Any] = {}
-        self._walk_keys(category, path, consts, with_consts=True)
+        # The constants of a choice nested in the category vary with that choice: not compared.
+        self._walk_keys(category, path, consts, with_consts=True, nested_choices_vary=True)
         seen = False
         for key, const in consts.items():
             value = _present(row.get(key))
@@ -550,23 +585,75 @@ class SearchSpace:
                 return False
         return seen
 
-    def _walk_keys(self, node: _Node, path: str, keys: dict[str, Any], *, with_consts: bool = False) -> None:
-        """Collect flat keys (with constant values, or _NOT_CONST for parameters) under node."""
+    def _flatten(self, node: _Node, value: Any, path: str, flat: dict[str, Any]) -> None:
+        """Flatten ``value`` at ``path`` along ``node`` into ``flat`` (see :meth:`flatten`)."""
+        if isinstance(node, dict) and isinstance(value, Mapping) and value:
+            for key, item in value.items():
+                sub = f"{path}{SEP}{key}" if path else str(key)
+                if key in node:
+                    self._flatten(node[key], item, sub, flat)
+                else:
+                    _flatten_plain(item, sub, flat)
+            return
+        if (
+            isinstance(node, list)
+            and not all(isinstance(child, _Const) for child in node)
+            and isinstance(value, (list, tuple))
+            and len(value) == len(node)
+        ):
+            for i, (child, item) in enumerate(zip(node, value)):
+                self._flatten(child, item, f"{path}{SEP}{i}" if path else str(i), flat)
+            return
+        if isinstance(node, _Ref) and isinstance(param := self._params[node.name], CategoricalParam):
+            try:
+                chosen = param.categories[self._match_category(param, value, path, {}, _LENIENT)]
+            except _Mismatch:
+                chosen = None
+            if chosen is not None and not isinstance(chosen, _Const):
+                self._flatten(chosen, value, path, flat)
+                return
+        _flatten_plain(value, path, flat)
+
+    def _walk_keys(
+        self,
+        node: _Node,
+        path: str,
+        keys: dict[str, Any],
+        *,
+        with_consts: bool = False,
+        nested_choices_vary: bool = False,
+        fixed: bool = True,
+    ) -> None:
+        """Collect flat keys (with constant values, or _NOT_CONST for parameters) under node.
+
+        With ``nested_choices_vary``, constants inside a choice's categories count as
+        _NOT_CONST (their value depends on the category chosen); ``fixed`` False says the
+        walk is inside such a category.
+        """
+
+        def const(value: Any) -> Any:
+            return (value if fixed else _NOT_CONST) if with_consts else None
+
         if isinstance(node, list) and all(isinstance(item, _Const) for item in node):
             # flatten() keeps lists whole: a list of constants is one key.
-            keys[path] = [item.value for item in node if isinstance(item, _Const)] if with_consts else None
+            keys[path] = const([item.value for item in node if isinstance(item, _Const)])
         elif isinstance(node, (dict, list)):
             items = node.items() if isinstance(node, dict) else enumerate(node)
             for key, child in items:
                 self._walk_keys(
-                    child, f"{path}{SEP}{key}" if path else str(key), keys, with_consts=with_consts
+                    child,
+                    f"{path}{SEP}{key}" if path else str(key),
+                    keys,
+                    with_consts=with_consts,
+                    nested_choices_vary=nested_choices_vary,
+                    fixed=fixed,
                 )
         elif isinstance(node, _Const):
             if isinstance(node.value, Mapping) and node.value:
                 for key, value in flatten(node.value, prefix=path).items():
-                    keys[key] = value if with_consts else None
+                    keys[key] = const(value)
             else:
-                keys[path] = node.value if with_consts else None
+                keys[path] = const(node.value)
         else:
             param = self._params[node.name]
             if isinstance(param, CategoricalParam):
@@ -574,7 +661,14 @@ class SearchSpace:
                     if _is_scalar_category(category):
                         keys.setdefault(path, _NOT_CONST if with_consts else None)
                     else:
-                        self._walk_keys(category, path, keys, with_consts=with_consts)
+                        self._walk_keys(
+                            category,
+                            path,
+                            keys,
+                            with_consts=with_consts,
+                            nested_choices_vary=nested_choices_vary,
+                            fixed=fixed and not nested_choices_vary,
+                        )
             else:
                 keys[path] = _NOT_CONST if with_consts else None
 
@@ -742,6 +836,14 @@ def _check_grid(name: str, k_lo: int, k_hi: int, *, lower: float, upper: float, 
 
 
 _NOT_CONST = object()
+
+
+def _flatten_plain(value: Any, path: str, flat: dict[str, Any]) -> None:
+    """:func:`flatten`'s rule for a value at ``path``: dicts joined with ``"/"``, lists whole."""
+    if isinstance(value, Mapping) and value:
+        flat.update(flatten(value, prefix=path))
+    else:
+        flat[path] = value
 
 
 def _is_scalar_category(category: _Node) -> bool:

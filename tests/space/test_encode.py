@@ -150,3 +150,64 @@ def test_loguniform_base_does_not_change_the_encoding() -> None:
         base2 = SearchSpace.from_tune({"x": tune.loguniform(1, 1024, base=2)})
     assert base2 == SearchSpace.from_tune({"x": tune.loguniform(1, 1024)})
     assert base2.decode([0.5])["x"] == pytest.approx(32.0)
+
+
+LISTED = {
+    "nested": [tune.randint(0, 3), tune.randint(0, 3)],  # one parameter per item
+    "mixed": [tune.uniform(0, 1), "relu"],
+    "sizes": tune.choice([[32, 32], [64]]),  # a choice whose values are lists: one column
+    "layers": [64, 64],  # a constant list: one column
+    "opt": tune.choice([{"name": "sgd", "momenta": [tune.uniform(0, 1), tune.uniform(0, 1)]}, "adam"]),
+}
+
+
+@SETTINGS
+@given(
+    case=st.one_of(
+        space_and_config(),
+        st.integers(0, 2**32 - 1).map(
+            lambda seed: (
+                None,
+                SearchSpace.from_tune(LISTED),
+                SearchSpace.from_tune(LISTED).sample(np.random.default_rng(seed), 1)[0],
+            )
+        ),
+    )
+)
+def test_a_flattened_config_is_read_back_as_the_same_point(case: Any) -> None:
+    """space.flatten (how the store writes history columns) and encode_flat (how priors read them) agree."""
+    _, space, config = case
+    flat = space.flatten(config)
+    assert set(flat) <= set(space.flat_keys())
+    unit, known = space.encode_flat([flat], "ordinal")
+    # A history cannot tell a None category from a missing value: only those stay unknown.
+    unknown = {name for name, sl in space.slices("ordinal").items() if not known[0, sl].all()}
+    assert all(flat.get(name) is None for name in unknown), (unknown, flat)
+    np.testing.assert_allclose(unit[0][known[0]], space.encode(config, "ordinal")[known[0]])
+
+
+def test_lists_of_domains_flatten_to_one_key_per_item_and_other_lists_stay_whole() -> None:
+    space = SearchSpace.from_tune(LISTED)
+    config = {
+        "nested": [2, 0],
+        "mixed": [0.5, "relu"],
+        "sizes": [32, 32],
+        "layers": [64, 64],
+        "opt": {"name": "sgd", "momenta": [0.1, 0.9]},
+        "extra": {"note": [1, 2]},
+    }
+    assert space.flatten(config) == {
+        "nested/0": 2,
+        "nested/1": 0,
+        "mixed/0": 0.5,
+        "mixed/1": "relu",
+        "sizes": [32, 32],
+        "layers": [64, 64],
+        "opt/name": "sgd",
+        "opt/momenta/0": 0.1,
+        "opt/momenta/1": 0.9,
+        "extra/note": [1, 2],  # not in the space: flatten()'s rule
+    }
+    assert {"nested/0", "nested/1", "opt/momenta/0"} <= set(space.names)
+    assert space.flatten({**config, "opt": "adam", "nested": [1, 1, 1]})["opt"] == "adam"
+    assert space.flatten({**config, "nested": [1, 1, 1]})["nested"] == [1, 1, 1]  # does not fit: kept whole
