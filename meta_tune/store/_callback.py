@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import logging
+import sys
 import uuid
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from ray.tune import Callback
 from sqlalchemy.exc import SQLAlchemyError
 
-from meta_tune.errors import StoreError
+from meta_tune.errors import InvalidConfigError, StoreError, UnsupportedDomainError
+from meta_tune.space import SearchSpace
 from meta_tune.store._frames import clean_metrics
 from meta_tune.store._store import Store
 from meta_tune.store._url import default_store_url, mask_url, normalize_url, scrub
@@ -39,18 +42,29 @@ class StoreCallback(Callback):
     the run ends, the store holds what the run's ``ResultGrid`` holds; trials still
     unfinished then (an interrupted run) are marked INTERRUPTED until a resume finishes them.
 
+    The task records the metric, the mode and the search space of the Tune run it watches,
+    so that ``meta-tune learn --family ...`` needs no flags: when the run starts, whatever
+    was not passed here is read from the run itself, i.e. ``TuneConfig(metric=, mode=)``
+    (else the searcher's or the scheduler's metric and mode) and the Tuner's
+    ``param_space`` (else the space of a meta-tune searcher that was given one). A search
+    algorithm that converted its space to its own format (``HyperOptSearch(space=...)``,
+    ...) keeps no Tune domains: pass ``space=`` then. A task recorded earlier with another
+    metric, mode or space keeps them (a warning names the difference); values passed here
+    must agree with the task's.
+
     Args:
         store: A :class:`Store`, a store URL, or None for ``$MT_STORE`` / the default.
         task: The task name the trials are recorded under (created if needed).
-        metric: The metric tuned (recorded on the task, for priors and ``store ls``).
-        mode: ``"min"`` or ``"max"``.
+        metric: The metric tuned (default: the Tune run's).
+        mode: ``"min"`` or ``"max"`` (default: the Tune run's).
         family: The family of related tasks, which priors learn across.
-        space: The Tuner's ``param_space``, recorded with the task.
+        space: The search space as a Tune ``param_space`` (default: the Tune run's).
         meta_features: Numeric descriptors of the task (dataset size, ...).
 
     Example:
-        >>> tune.Tuner(train, param_space=space, run_config=tune.RunConfig(
-        ...     callbacks=[StoreCallback(task="mlp/digits", metric="acc", mode="max")]))
+        >>> tune.Tuner(train, param_space=space,
+        ...            tune_config=tune.TuneConfig(metric="acc", mode="max"),
+        ...            run_config=tune.RunConfig(callbacks=[StoreCallback(task="mlp/digits", family="mlp")]))
     """
 
     def __init__(
@@ -117,6 +131,55 @@ class StoreCallback(Callback):
         else:
             self._reconciled = False  # at the first event, once Tune's restored trials are known
         self._restored = False
+        self._record_settings(_tune_run_settings())
+
+    def _record_settings(self, run: RunSettings) -> None:
+        """Record on the task the metric, mode and space of the run that were not passed in."""
+        metric, mode = self.metric or run.metric, self.mode or run.mode
+        space: SearchSpace | None = None
+        if self.space is None:
+            space = run.space
+            if space is None:
+                logger.info(
+                    "StoreCallback: the Tune run of task %r has no search space of Tune domains to record%s; "
+                    "pass StoreCallback(space=param_space) to record one.",
+                    self.task,
+                    f" ({run.space_problem})" if run.space_problem else "",
+                )
+        if (metric, mode, space) == (self.metric, self.mode, None):
+            return
+        found: dict[str, Any] = {"metric": metric, "mode": mode, "space": space}
+        try:
+            info = self.store.get_task(self.task)
+            stored = {"metric": info.metric, "mode": info.mode, "space": info.space_fingerprint}
+            for key, value in {"metric": metric, "mode": mode, "space": space and space.fingerprint}.items():
+                if value is not None and stored[key] is not None and value != stored[key]:
+                    logger.warning(
+                        "StoreCallback: task %r was recorded with %s %r, this Tune run has %r; the task "
+                        "keeps %r (record runs with another %s under another task name).",
+                        self.task,
+                        key,
+                        stored[key],
+                        value,
+                        stored[key],
+                        key,
+                    )
+                    found[key] = None
+            self.store.create_task(
+                self.task,
+                metric=found["metric"],
+                mode=found["mode"],
+                family=self.family,
+                space=found["space"],
+                exist_ok=True,
+            )
+        except (StoreError, SQLAlchemyError, OSError) as err:
+            logger.error(
+                "Could not record the metric, mode and space of task %r in %s: %s",
+                self.task,
+                self.url,
+                scrub(str(err), self._url),
+            )
 
     def get_state(self) -> dict[str, Any] | None:
         """The run id, saved with Tune's experiment checkpoint."""
@@ -242,6 +305,78 @@ class StoreCallback(Callback):
                 self.url,
                 scrub(str(err), self._url),
             )
+
+
+@dataclass(frozen=True)
+class RunSettings:
+    """What a Tune run was told to tune: its metric, mode and search space (None: unknown)."""
+
+    metric: str | None = None
+    mode: str | None = None
+    space: SearchSpace | None = None
+    space_problem: str | None = None
+
+
+#: The metric name Ray's schedulers fall back to when only a mode is given; not a real metric.
+_ANONYMOUS_METRIC = "_metric"
+
+
+def _tune_run_settings() -> RunSettings:
+    """The metric, mode and search space of the ``tune.run`` call that is setting up callbacks.
+
+    Tune passes callbacks none of these (``Callback.setup`` gets ``stop`` and
+    ``num_samples``), so they are read from the calling ``ray.tune.tune.run`` frame (which
+    ``Tuner.fit`` goes through): its ``metric``, ``mode`` and ``config`` (the Tuner's
+    ``param_space``), then the searcher's and the scheduler's metric and mode, then a
+    meta-tune searcher's space. Outside a Tune run (a callback driven by hand) nothing is
+    known.
+    """
+    frame = sys._getframe(1)
+    while frame is not None:
+        if frame.f_code.co_name == "run" and frame.f_globals.get("__name__") == "ray.tune.tune":
+            break
+        frame = frame.f_back  # type: ignore[assignment]
+    if frame is None:
+        return RunSettings()
+    local = frame.f_locals
+    searchers: list[Any] = []
+    level = local.get("search_alg")
+    while level is not None and len(searchers) < 10:
+        searchers.append(level)
+        level = getattr(level, "searcher", None)
+    sources = [local, *({"metric": _attr(s, "metric"), "mode": _attr(s, "mode")} for s in searchers)]
+    scheduler = local.get("scheduler")
+    sources.append({"metric": _attr(scheduler, "metric"), "mode": _attr(scheduler, "_mode")})
+    metrics = [s.get("metric") for s in sources]
+    metric = next((m for m in metrics if isinstance(m, str) and m and m != _ANONYMOUS_METRIC), None)
+    mode = next((m for m in (s.get("mode") for s in sources) if m in ("min", "max")), None)
+    space, problem = _space_of(local.get("config"))
+    if space is None:
+        for searcher in searchers:
+            found = _attr(searcher, "space")
+            if isinstance(found, SearchSpace) and len(found):
+                space, problem = found, None
+                break
+    return RunSettings(metric=metric, mode=mode, space=space, space_problem=problem)
+
+
+def _space_of(config: Any) -> tuple[SearchSpace | None, str | None]:
+    """The search space of a ``param_space`` with at least one domain, else why there is none."""
+    if not isinstance(config, Mapping) or not config:
+        return None, None
+    try:
+        space = SearchSpace.from_tune(config)
+    except (UnsupportedDomainError, InvalidConfigError) as err:
+        return None, str(err)
+    return (space, None) if len(space) else (None, None)
+
+
+def _attr(obj: Any, name: str) -> Any:
+    """``obj.name``, or None where it is missing or its property raises."""
+    try:
+        return getattr(obj, name, None)
+    except Exception:  # a property of someone else's object: anything may go wrong
+        return None
 
 
 def error_text(trial: Any) -> str:

@@ -5,7 +5,10 @@ Columns, in order:
 * ``task``, ``trial_id`` (and ``status`` for trials; ``training_iteration``,
   ``time_total_s`` for curves);
 * one column per hyperparameter, named by its flattened path (nested config keys joined
-  with ``"/"``), in order of first appearance;
+  with ``"/"``), in order of first appearance; a task that recorded its search space is
+  flattened with that space's rule (:meth:`meta_tune.space.SearchSpace.flatten`, the one
+  the searchers and priors use: a list of domains gives ``name/0``, ``name/1``, ...), a task
+  without one with :func:`meta_tune.space.flatten` (lists kept whole);
 * one column per numeric metric (nested metric dicts flattened with ``"/"``; booleans as
   0/1; strings and other values are kept in the JSON but left out of the frame). A metric
   whose name is also a hyperparameter's is named ``result:<name>``, and a config key that
@@ -19,12 +22,15 @@ NaN and infinite metric values are stored as such and come back as such.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import pandas as pd
 
-from meta_tune.space import flatten
+from meta_tune.space import SearchSpace, flatten
+
+#: The search space each task recorded (None or missing: the task recorded none).
+Spaces = Mapping[str, SearchSpace | None]
 
 #: Keys of a Tune result that describe the run, not the model.
 BOOKKEEPING = frozenset(
@@ -89,12 +95,18 @@ def _frame(
     return pd.DataFrame.from_records(records, columns=columns)
 
 
-def trials_frame(rows: Sequence[Any]) -> pd.DataFrame:
-    """One row per trial, from ``(task name, Trial)`` rows."""
+def config_flattener(task: str, spaces: Spaces | None) -> Callable[[Mapping[str, Any]], dict[str, Any]]:
+    """How the configs of ``task`` are flattened: by its recorded space's rule, else plainly."""
+    space = (spaces or {}).get(task)
+    return space.flatten if space is not None else flatten
+
+
+def trials_frame(rows: Sequence[Any], spaces: Spaces | None = None) -> pd.DataFrame:
+    """One row per trial, from ``(task name, Trial)`` rows; ``spaces``: each task's search space."""
     base, configs, metrics, tail = [], [], [], []
     for task_name, trial in rows:
         base.append({"task": task_name, "trial_id": trial.trial_id, "status": trial.status})
-        configs.append(flatten(json.loads(trial.config)))
+        configs.append(config_flattener(task_name, spaces)(json.loads(trial.config)))
         metrics.append(_numeric(trial.metrics))
         tail.append(
             {"training_iteration": trial.last_iteration, "runtime_s": trial.runtime_s, "error": trial.error}
@@ -109,7 +121,7 @@ def trials_frame(rows: Sequence[Any]) -> pd.DataFrame:
     )
 
 
-def curves_frame(rows: Sequence[Any]) -> pd.DataFrame:
+def curves_frame(rows: Sequence[Any], spaces: Spaces | None = None) -> pd.DataFrame:
     """One row per step, from ``(task name, trial id, config JSON, Result)`` rows."""
     base, configs, metrics = [], [], []
     for task_name, trial_id, config, result in rows:
@@ -121,7 +133,7 @@ def curves_frame(rows: Sequence[Any]) -> pd.DataFrame:
                 "time_total_s": result.time_total_s,
             }
         )
-        configs.append(flatten(json.loads(config)))
+        configs.append(config_flattener(task_name, spaces)(json.loads(config)))
         metrics.append(_numeric(result.metrics))
     return _frame(
         base,
@@ -135,7 +147,7 @@ def curves_frame(rows: Sequence[Any]) -> pd.DataFrame:
 
 def history_frame(rows: Sequence[Any], infos: Sequence[Any]) -> pd.DataFrame:
     """Trials of many tasks with ``meta:<name>`` columns from each task's meta-features."""
-    frame = trials_frame(rows)
+    frame = trials_frame(rows, {info.name: info.space for info in infos})
     meta = {info.name: info.meta_features for info in infos}
     names = list(dict.fromkeys(k for features in meta.values() for k in features))
     for name in names:

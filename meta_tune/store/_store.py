@@ -775,16 +775,16 @@ class Store:
         """One row per trial of ``task`` (see :mod:`meta_tune.store` for the columns)."""
         from meta_tune.store._frames import trials_frame
 
-        self.get_task(task)
-        return trials_frame(self._rows([task])[0])
+        info = self.get_task(task)
+        return trials_frame(self._rows([task])[0], {task: info.space})
 
     @_guarded("read")
     def curves(self, task: str) -> pd.DataFrame:
         """One row per reported step of every trial of ``task``."""
         from meta_tune.store._frames import curves_frame
 
-        self.get_task(task)
-        return curves_frame(self._rows([task])[1])
+        info = self.get_task(task)
+        return curves_frame(self._rows([task])[1], {task: info.space})
 
     @_guarded("read")
     def history(self, family: str | None = None, tasks: Iterable[str] | None = None) -> pd.DataFrame:
