@@ -8,6 +8,7 @@ callers can catch either our class or the built-in one.
 from __future__ import annotations
 
 __all__ = [
+    "EmptyHistoryError",
     "IncompatibleSearchSpaceError",
     "InvalidConfigError",
     "MetaTuneError",
@@ -24,6 +25,10 @@ class MetaTuneError(Exception):
 
 class InvalidConfigError(MetaTuneError, ValueError):
     """A setting, a search space or a configuration is not valid."""
+
+
+class EmptyHistoryError(InvalidConfigError):
+    """There are no past trials to learn from yet (e.g. the first run of a family)."""
 
 
 class UnsupportedDomainError(MetaTuneError, ValueError):

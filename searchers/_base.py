@@ -111,6 +111,7 @@ class MetaSearcher(Searcher):
             raise RuntimeError(
                 UNDEFINED_METRIC_MODE.format(cls=type(self).__name__, metric=self._metric, mode=self._mode)
             )
+        self._prepare()
         config = self._points.pop(0) if self._points else self._propose()
         self._live[trial_id] = config
         logger.debug("%s suggests %s for trial %s", type(self).__name__, config, trial_id)
@@ -180,6 +181,9 @@ class MetaSearcher(Searcher):
 
     def _observe(self, observation: Observation) -> None:
         """Hook called after each new observation."""
+
+    def _prepare(self) -> None:
+        """Hook called at every suggestion, once metric, mode and space are known (cheap after the first)."""
 
     def _on_space(self) -> None:
         """Hook called once the space is known (build the backend here)."""

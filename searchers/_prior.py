@@ -89,7 +89,8 @@ class PriorSearcher(TransferSearcher):
         self,
         space: Mapping[str, Any] | None = None,
         *,
-        prior: Prior,
+        prior: Prior | None = None,
+        history: Any = None,
         metric: str | None = None,
         mode: Literal["min", "max"] | None = None,
         points_to_evaluate: Sequence[Mapping[str, Any]] | None = None,
@@ -102,6 +103,7 @@ class PriorSearcher(TransferSearcher):
         super().__init__(
             space,
             prior=prior,
+            history=history,
             config=config or PriorSearcherConfig(),
             metric=metric,
             mode=mode,
@@ -110,9 +112,11 @@ class PriorSearcher(TransferSearcher):
         )
 
     # ------------------------------------------------------------------ hooks
+    _without_prior = "local search around the incumbent and uniform sampling"
+
     def _on_space(self) -> None:
         super()._on_space()
-        self._density = self._prior.density(self._weights)
+        self._density = None if self._prior is None else self._prior.density(self._weights)
 
     def _continue(self) -> dict[str, Any]:
         done = [o for o in self._observations if o.value is not None]
@@ -137,11 +141,12 @@ class PriorSearcher(TransferSearcher):
         return config
 
     def _on_weights(self, weights: TaskWeights) -> None:
+        assert self._prior is not None
         self._density = self._prior.density(weights)
 
     def _load_extra_state(self, state: dict[str, Any]) -> None:
         super()._load_extra_state(state)
-        self._density = self._prior.density(self._weights)
+        self._density = None if self._prior is None else self._prior.density(self._weights)
 
     def _cheap(self, unit: np.ndarray) -> np.ndarray:
         """One of the drawn rows, cheap ones more likely early in the budget."""

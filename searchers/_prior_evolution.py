@@ -101,7 +101,8 @@ class PriorEvolutionSearcher(TransferSearcher):
         self,
         space: Mapping[str, Any] | None = None,
         *,
-        prior: Prior,
+        prior: Prior | None = None,
+        history: Any = None,
         optimizer: EvolutionOptimizer = "cma",
         budget: int | None = None,
         metric: str | None = None,
@@ -115,6 +116,8 @@ class PriorEvolutionSearcher(TransferSearcher):
         Args:
             space: The Tune ``param_space`` (else set by Tune).
             prior: The prior fitted for this space (:func:`meta_tune.priors.fit`).
+            history: Or past trials to fit the prior on at the first suggestion; with
+                neither, the optimizer starts from the middle of the space.
             optimizer: ``"cma"`` (CMA-ES), ``"de"`` (differential evolution) or ``"ngopt"``
                 (nevergrad's algorithm selector, which needs a budget).
             budget: Trials the optimizer plans for (default: Tune's ``num_samples``).
@@ -143,6 +146,7 @@ class PriorEvolutionSearcher(TransferSearcher):
         super().__init__(
             space,
             prior=prior,
+            history=history,
             config=config or PriorEvolutionConfig(),
             metric=metric,
             mode=mode,
@@ -179,6 +183,8 @@ class PriorEvolutionSearcher(TransferSearcher):
         super().set_state(state)
 
     # ------------------------------------------------------------------ hooks
+    _without_prior = "the evolution strategy from the middle of the space"
+
     def _on_space(self) -> None:
         super()._on_space()
         self._build()
@@ -300,7 +306,7 @@ class PriorEvolutionSearcher(TransferSearcher):
         """
         dim, cfg = self.space.dim("onehot"), self._config
         mean, sigma = np.full(dim, 0.5), np.full(dim, cfg.max_sigma)
-        if cfg.warm_start:
+        if cfg.warm_start and self._prior is not None:
             density = self._prior.density()
             centres = self.space.encode_many(
                 self._prior.space.decode_many(density.centers, "ordinal"), "onehot"

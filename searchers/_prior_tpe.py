@@ -122,7 +122,8 @@ class PriorTPESearcher(TransferSearcher):
         self,
         space: Mapping[str, Any] | None = None,
         *,
-        prior: Prior,
+        prior: Prior | None = None,
+        history: Any = None,
         metric: str | None = None,
         mode: Literal["min", "max"] | None = None,
         points_to_evaluate: Sequence[Mapping[str, Any]] | None = None,
@@ -136,6 +137,7 @@ class PriorTPESearcher(TransferSearcher):
         super().__init__(
             space,
             prior=prior,
+            history=history,
             config=config or PriorTPESearcherConfig(),
             metric=metric,
             mode=mode,
@@ -151,6 +153,8 @@ class PriorTPESearcher(TransferSearcher):
         return min(len(self._pool), math.floor(cfg.prior_trials * share + 0.5))
 
     # ------------------------------------------------------------------ hooks
+    _without_prior = "TPE (uniform start-up trials first)"
+
     def _on_space(self) -> None:
         super()._on_space()
         self._domain = _hyperopt_domain(self.space)
@@ -184,6 +188,9 @@ class PriorTPESearcher(TransferSearcher):
         They get an RNG of their own: the searcher's RNG is not touched, so a restored
         searcher continues exactly.
         """
+        if self._prior is None:
+            self._pool = []
+            return
         rng = np.random.default_rng([self._seed, 1, len(self._observations)])
         unit = self._prior.density(self._weights).sample(self._config.prior_trials, rng)
         self._pool = self.space.decode_many(unit, "ordinal") if len(unit) else []

@@ -21,11 +21,11 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 import numpy as np
 
-from meta_tune.errors import IncompatibleSearchSpaceError, InvalidConfigError
+from meta_tune.errors import EmptyHistoryError, IncompatibleSearchSpaceError, InvalidConfigError
 from meta_tune.priors import Prior, TaskWeights
 from meta_tune.searchers._base import MetaSearcher, Observation
 from meta_tune.space import SearchSpace
@@ -89,42 +89,61 @@ class TransferConfig:
 class TransferSearcher(MetaSearcher):
     """Base class of the prior searchers (see the module docstring).
 
+    **Where the prior comes from**: ``prior=`` a fitted prior; or ``history=`` past trials
+    (what ``meta_tune.priors.fit`` reads: ``Store().history(family=...)``, a DataFrame, a
+    Tune experiment folder), fitted at the first suggestion with the metric, mode and
+    search space Tune gave, and kept in the saved state so a restored run goes on with the
+    same prior; or neither. Without a prior (none given, or an empty history: the first
+    run of a family) the searcher runs its own strategy alone and says so once in the log.
+
     A subclass sets its own attributes, then calls ``super().__init__``; it implements
     :meth:`_continue` (the suggestion once the portfolio is done) and may override
     :meth:`_on_space`, :meth:`_observe`, :meth:`_on_weights` (new task weights),
     :meth:`_on_served_point` and :meth:`_portfolio_open`, calling the base class where
-    it has one.
+    it has one. ``self._prior`` is None when the searcher runs without a prior.
     """
 
     #: Whether the strategy reads the task weights after the portfolio (else they are only
     #: refitted while the portfolio is served, to decide whether to let it go).
     _follows_weights = True
+    #: What the searcher does without a prior, for the log line that says so.
+    _without_prior = "its own strategy"
 
     def __init__(
         self,
         space: Mapping[str, Any] | None,
         *,
-        prior: Prior,
+        prior: Prior | None,
+        history: Any,
         config: TransferConfig,
         metric: str | None,
         mode: Literal["min", "max"] | None,
         points_to_evaluate: Sequence[Mapping[str, Any]] | None,
         seed: int,
     ) -> None:
-        check_prior(prior, metric)
+        if prior is not None:
+            check_prior(prior)
+            if history is not None:
+                raise InvalidConfigError(
+                    f"{type(self).__name__} takes prior= (a fitted prior) or history= (past trials it fits "
+                    "one on), not both."
+                )
         self._prior = prior
+        self._history = history  # fitted at the first suggestion (metric, mode and space known then)
+        self._fitted_here = False
+        self._prepared = False
         self._config = config
         self._proposed = 0  # suggestions made by _propose (points_to_evaluate not counted)
         self._portfolio: list[dict[str, Any]] = []
-        self._weights = TaskWeights(tasks=prior.task_weights().tasks, none=0.0)
+        self._weights = _initial_weights(prior)
         self._weights_n = 0
         self._let_go_reason: str | None = None
         super().__init__(space, metric=metric, mode=mode, points_to_evaluate=points_to_evaluate, seed=seed)
 
     # ------------------------------------------------------------------ public
     @property
-    def prior(self) -> Prior:
-        """The prior this searcher transfers from."""
+    def prior(self) -> Prior | None:
+        """The prior this searcher transfers from (None: it runs without one)."""
         return self._prior
 
     def task_weights(self) -> TaskWeights:
@@ -148,9 +167,45 @@ class TransferSearcher(MetaSearcher):
 
     # ------------------------------------------------------------------ MetaSearcher hooks
     def _on_space(self) -> None:
+        if self._prior is None:
+            self._portfolio = []
+            return
+        check_target(self._prior, self._metric, self._mode)
         self._portfolio = portfolio_in_space(
             self._prior, self.space, max_portfolio=self._config.max_portfolio, num_samples=self._num_samples
         )
+
+    def _prepare(self) -> None:
+        """Before the first suggestion: fit the prior from ``history=``, or say there is none."""
+        if self._prepared:
+            return
+        self._prepared = True
+        if self._history is not None:
+            from meta_tune.priors import fit
+
+            history, self._history = self._history, None
+            try:
+                self._prior = fit(history, space=self.space, metric=self._metric, mode=self._mode)
+            except EmptyHistoryError:
+                logger.info(
+                    "%s: the history has no trials yet (a first run?), so it runs %s alone this time. Record "
+                    "the run with StoreCallback(task=..., family=...) and the next run learns from it.",
+                    type(self).__name__,
+                    self._without_prior,
+                )
+                return
+            else:
+                self._fitted_here = True
+                self._weights = _initial_weights(self._prior)
+                self._on_space()
+                return
+        if self._prior is None:
+            logger.info(
+                "%s has no prior to learn from: it runs %s alone. Give it history= (past trials of related "
+                "tasks, e.g. Store().history(family=...)) to start from what they learned.",
+                type(self).__name__,
+                self._without_prior,
+            )
 
     def _propose(self) -> dict[str, Any]:
         slot, self._proposed = self._proposed, self._proposed + 1
@@ -167,7 +222,7 @@ class TransferSearcher(MetaSearcher):
         return self._continue()
 
     def _observe(self, observation: Observation) -> None:
-        if observation.value is None:
+        if observation.value is None or self._prior is None:
             return
         done = sum(o.value is not None for o in self._observations)
         pending = bool(self._portfolio) and not self._let_go_reason
@@ -188,12 +243,34 @@ class TransferSearcher(MetaSearcher):
 
     def _extra_state(self) -> dict[str, Any]:
         return {
+            # A prior fitted here travels with the state; a given one is the caller's to give again.
+            "prior": self._prior.to_state() if self._fitted_here and self._prior is not None else (
+                "given" if self._prior is not None else None
+            ),
             "portfolio": self._portfolio,
             "weights": (self._weights.tasks.tolist(), self._weights.none),
             "weights_n": self._weights_n,
             "let_go": self._let_go_reason,
             "proposed": self._proposed,
         }
+
+    def set_state(self, state: dict[str, Any]) -> None:
+        """Resume from :meth:`get_state` output, with the prior the saved searcher had.
+
+        Raises:
+            InvalidConfigError: The state was saved with a prior and this searcher was built
+                without one (give it the same ``prior=`` again).
+        """
+        saved = state.get("extra", {}).get("prior") if state.get("class") == type(self).__name__ else "given"
+        if saved == "given" and self._prior is None:
+            raise InvalidConfigError(
+                f"This {type(self).__name__} state was saved with a prior that was given to it: build the "
+                "searcher with the same prior= before restoring."
+            )
+        if saved != "given":
+            self._prior = None if saved is None else Prior.from_state(cast(dict[str, Any], saved))
+            self._fitted_here, self._history = saved is not None, None
+        super().set_state(state)
 
     def _load_extra_state(self, state: dict[str, Any]) -> None:
         self._portfolio = state["portfolio"]
@@ -250,14 +327,14 @@ class TransferSearcher(MetaSearcher):
 
         0 when the searcher is not cost-aware or the prior has no cost model.
         """
-        if not self._config.cost_aware or self._prior.cost_model is None:
+        if not self._config.cost_aware or self._prior is None or self._prior.cost_model is None:
             return 0.0
         budget = self._num_samples or DEFAULT_COOLING_TRIALS
         return float(max(0.0, 1.0 - len(self._observations) / budget))
 
     def _relative_cost(self, unit: np.ndarray) -> np.ndarray:
         """Predicted cost of ordinal-encoded configs relative to a typical config (ones if unknown)."""
-        model = self._prior.cost_model
+        model = None if self._prior is None else self._prior.cost_model
         if model is None:
             return np.ones(len(np.atleast_2d(unit)))
         return model.relative(unit)
@@ -297,21 +374,50 @@ def portfolio_in_space(
     return space.decode_many(prior.space.encode_many(prior.portfolio[:size], "ordinal"), "ordinal")
 
 
-def check_prior(prior: object, metric: str | None) -> None:
-    """Check a prior searcher's ``prior``; warn when it was fitted on another metric than ``metric``.
+def check_prior(prior: object) -> None:
+    """A prior searcher's ``prior`` must be a fitted :class:`~meta_tune.priors.Prior`.
 
     Raises:
-        InvalidConfigError: ``prior`` is not a fitted :class:`~meta_tune.priors.Prior`.
+        InvalidConfigError: It is something else; the message says how to fit one.
     """
     if not isinstance(prior, Prior):
         raise InvalidConfigError(
             f"prior must be a meta_tune.priors.Prior, got {type(prior).__name__}; fit one with "
-            "meta_tune.priors.fit(history, space=..., metric=..., mode=...)."
+            "meta_tune.priors.fit(history, space=..., metric=..., mode=...), or give the searcher "
+            "history= to fit it there."
         )
+
+
+def check_target(prior: Prior, metric: str | None, mode: str | None) -> None:
+    """The metric and mode a searcher was given must be what the prior learned, or say why not.
+
+    Another metric name only warns (a shipped prior's ``auc`` may be the user's ``val_auc``);
+    the same metric in the other mode would turn the prior upside down.
+
+    Raises:
+        InvalidConfigError: The prior's own metric, with the other mode.
+    """
     if metric is not None and metric != prior.metric:
         logger.warning(
-            "The prior was fitted on metric %r and this searcher optimizes %r.", prior.metric, metric
+            "The prior was fitted to %s %r and this searcher is told to %s %r: it assumes the two agree.",
+            "minimize" if prior.mode == "min" else "maximize",
+            prior.metric,
+            {"min": "minimize", "max": "maximize"}.get(mode or prior.mode, "optimize"),
+            metric,
         )
+    elif mode is not None and mode != prior.mode:
+        raise InvalidConfigError(
+            f"The prior was fitted to {'minimize' if prior.mode == 'min' else 'maximize'} {prior.metric!r} "
+            f"and this searcher is told mode={mode!r}: it would steer towards the worst configs. Give the "
+            f"searcher (or TuneConfig) mode={prior.mode!r}, or fit the prior with mode={mode!r}."
+        )
+
+
+def _initial_weights(prior: Prior | None) -> TaskWeights:
+    """The task weights before the target's trials: the prior's meta-feature weights, or all "no transfer"."""
+    if prior is None:
+        return TaskWeights(tasks=np.zeros(0), none=1.0)
+    return TaskWeights(tasks=prior.task_weights().tasks, none=0.0)
 
 
 def check_config(config: object, cls: type) -> None:

@@ -218,7 +218,8 @@ class TransferBOSearcher(TransferSearcher):
         self,
         space: Mapping[str, Any] | None = None,
         *,
-        prior: Prior,
+        prior: Prior | None = None,
+        history: Any = None,
         metric: str | None = None,
         mode: Literal["min", "max"] | None = None,
         points_to_evaluate: Sequence[Mapping[str, Any]] | None = None,
@@ -239,6 +240,7 @@ class TransferBOSearcher(TransferSearcher):
         super().__init__(
             space,
             prior=prior,
+            history=history,
             config=config or TransferBOConfig(),
             metric=metric,
             mode=mode,
@@ -255,6 +257,8 @@ class TransferBOSearcher(TransferSearcher):
         all of them. With ``transfer="copula"``, the meta-feature weights times the prior
         mean's scale, and ``none`` is one minus that scale.
         """
+        if self._prior is None:
+            return TaskWeights(tasks=np.zeros(0), none=1.0)
         if self._config.transfer == "copula":
             scale = self._copula_scale
             return TaskWeights(tasks=self._prior.task_weights().tasks * scale, none=1.0 - scale)
@@ -263,6 +267,8 @@ class TransferBOSearcher(TransferSearcher):
         return TaskWeights(tasks=np.asarray(self._rgpe[:-1]), none=float(self._rgpe[-1]))
 
     # ------------------------------------------------------------------ hooks
+    _without_prior = "GP-based Bayesian optimization on this task's trials"
+
     def _on_space(self) -> None:
         super()._on_space()
         self._features = _Features(self.space)
@@ -339,7 +345,8 @@ class TransferBOSearcher(TransferSearcher):
         liar = float(targets[data.finished].max())  # running trials count as the worst finished one
         pending = self._pending_unit()
         prior_mean: _Scaled | None = None
-        if cfg.transfer == "copula":  # the target GP models the residuals from the scaled pooled GP
+        transfer = cfg.transfer if self._prior is not None else None  # without a prior: the target GP alone
+        if transfer == "copula":  # the target GP models the residuals from the scaled pooled GP
             prior_mean = _Scaled(self._copula_model())
             prior_mean.fit(features(data.unit), targets)
             self._copula_scale = prior_mean.scale
@@ -347,7 +354,7 @@ class TransferBOSearcher(TransferSearcher):
         self._refit_theta(features(data.unit), targets, data)
         members: list[tuple[GaussianProcessRegressor, float]] = []
         target_weight = 1.0
-        if cfg.transfer == "rgpe":
+        if transfer == "rgpe":
             self._update_weights(data, targets)
             members, target_weight = self._members()
         x, y = features(data.unit), targets
@@ -423,7 +430,7 @@ class TransferBOSearcher(TransferSearcher):
         """Uniform points, points from the prior's density and perturbations of the incumbent."""
         cfg, d = self._config, self.space.dim("ordinal")
         parts = [self._rng.random((cfg.n_random, d))]
-        if cfg.n_prior:
+        if cfg.n_prior and self._prior is not None:
             parts.append(self._prior_density().sample(cfg.n_prior, self._rng))
         incumbent = self.incumbent()
         if incumbent is not None and cfg.n_local:
@@ -445,7 +452,7 @@ class TransferBOSearcher(TransferSearcher):
     def _from_density(self) -> dict[str, Any]:
         config: dict[str, Any] = {}
         for attempt in range(20):  # resample a config that was already tried (small discrete spaces)
-            if attempt < 10:
+            if attempt < 10 and self._prior is not None:
                 unit = self._prior_density().sample(1, self._rng)[0]
             else:
                 unit = self._rng.random(self.space.dim("ordinal"))
@@ -455,6 +462,7 @@ class TransferBOSearcher(TransferSearcher):
         return config
 
     def _prior_density(self) -> MixtureDensity:
+        assert self._prior is not None
         if self._density is None:
             weights = None
             if self._rgpe is not None:
@@ -503,6 +511,7 @@ class TransferBOSearcher(TransferSearcher):
         assert self._features is not None
         gp = _fit_gp(self._features(data.unit), targets, self._kernel(self._features.dim, self._theta), 0)
         loo = _leave_one_out(gp, targets)[finished]
+        assert self._prior is not None
         meta = self._prior.task_weights().tasks
         shares = ranking_weights(
             [*base.T, loo],
@@ -518,7 +527,7 @@ class TransferBOSearcher(TransferSearcher):
         )
 
     def _weights_due(self, n_done: int) -> bool:
-        if self._config.transfer != "rgpe":
+        if self._config.transfer != "rgpe" or self._prior is None:
             return False
         return self._rgpe is None or n_done >= self._rgpe_n + self._config.weights_every
 
@@ -534,6 +543,7 @@ class TransferBOSearcher(TransferSearcher):
         return members, float(weights[-1]) / total
 
     def _task_models(self) -> list[GaussianProcessRegressor]:
+        assert self._prior is not None
         cfg = self._config
         key = ("tasks", cfg.kernel, cfg.max_task_points, cfg.fit_iterations)
         cache = _MODELS.setdefault(self._prior, {})
@@ -553,6 +563,7 @@ class TransferBOSearcher(TransferSearcher):
         return list(cache[key])
 
     def _copula_model(self) -> GaussianProcessRegressor:
+        assert self._prior is not None
         cfg = self._config
         key = ("copula", cfg.kernel, cfg.copula_points, cfg.fit_iterations)
         cache = _MODELS.setdefault(self._prior, {})

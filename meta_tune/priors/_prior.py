@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import os
@@ -17,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from meta_tune._io import atomic_write
-from meta_tune.errors import InvalidConfigError
+from meta_tune.errors import EmptyHistoryError, InvalidConfigError
 from meta_tune.priors._cost import CostModel, CostObservation
 from meta_tune.priors._density import MixtureDensity
 from meta_tune.priors._history import TaskHistory, meta_features, read_history
@@ -37,8 +38,21 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-_FORMAT = 2
-_READABLE_FORMATS = (1, 2)  # format 1: no runtimes
+_FORMAT = 3
+_READABLE_FORMATS = (1, 2, 3)  # format 1: no runtimes; format 3: a checksum
+#: What reading a damaged or incomplete prior raises, besides InvalidConfigError.
+_DAMAGED = (
+    OSError,
+    ValueError,
+    KeyError,
+    TypeError,
+    AttributeError,
+    EOFError,
+    zipfile.BadZipFile,
+    zlib.error,
+    RuntimeError,  # zipfile: a damaged flag byte reads as "encrypted"
+    NotImplementedError,  # zipfile: a damaged byte names an unknown compression
+)
 
 
 @dataclass(frozen=True)
@@ -374,21 +388,8 @@ class Prior:
         leaves a half-written prior. Neither holds code: loading one runs nothing.
         """
         path = Path(path)
-        arrays: dict[str, np.ndarray] = {}
-        for i, t in enumerate(self._tasks):
-            arrays[f"unit_{i}"], arrays[f"known_{i}"], arrays[f"loss_{i}"] = t.unit, t.known, t.loss
-            if t.cost is not None:
-                arrays[f"cost_{i}"] = t.cost
-        document = {
-            "format": _FORMAT,
-            "space": self.space.to_dict(),
-            "metric": self.metric,
-            "mode": self.mode,
-            "config": asdict(self.config),
-            "target_meta": self.target_meta,
-            "tasks": [{"name": t.name, "meta": t.meta, "steps": t.steps} for t in self._tasks],
-            "portfolio": self._portfolio,
-        }
+        document, arrays = self._parts()
+        document["checksum"] = _checksum(document, arrays)
         atomic_write(
             path.with_suffix(".npz"), lambda f: np.savez_compressed(f, **cast(dict[str, Any], arrays))
         )
@@ -412,52 +413,106 @@ class Prior:
                     f"{document.get('format') if isinstance(document, dict) else None!r}); write it with "
                     "Prior.save or meta-tune learn."
                 )
-            with np.load(arrays_path, allow_pickle=False) as arrays:
-                tasks = [
-                    TaskHistory(
-                        name=str(t["name"]),
-                        unit=arrays[f"unit_{i}"],
-                        known=arrays[f"known_{i}"],
-                        loss=arrays[f"loss_{i}"],
-                        meta=dict(t["meta"]),
-                        cost=arrays[f"cost_{i}"] if f"cost_{i}" in arrays.files else None,
-                        steps=int(t.get("steps", 1)),
+            with np.load(arrays_path, allow_pickle=False) as files:
+                arrays = {name: files[name] for name in files.files}
+            if document["format"] >= 3:
+                written = document.pop("checksum", None)
+                if written != _checksum(document, arrays):
+                    raise InvalidConfigError(
+                        f"{path} or {arrays_path} was changed or damaged after it was written (its checksum "
+                        "does not match); write it again with Prior.save or meta-tune learn."
                     )
-                    for i, t in enumerate(document["tasks"])
-                ]
-            space = SearchSpace.from_dict(document["space"])
-            for task in tasks:
-                _check_task_arrays(task, space.dim("ordinal"))
-            return cls(
-                space=space,
-                metric=document["metric"],
-                mode=document["mode"],
-                tasks=tasks,
-                config=PriorConfig(**document["config"]),
-                target_meta=document["target_meta"],
-                portfolio=document["portfolio"],
-            )
+            return cls._from_parts(document, arrays)
         except InvalidConfigError as err:
             if str(path) in str(err):
                 raise
             raise InvalidConfigError(f"Cannot read the prior {path} (and {arrays_path}): {err}") from err
-        except (
-            OSError,
-            ValueError,
-            KeyError,
-            TypeError,
-            AttributeError,
-            EOFError,
-            zipfile.BadZipFile,
-            zlib.error,
-            RuntimeError,  # zipfile: a damaged flag byte reads as "encrypted"
-            NotImplementedError,  # zipfile: a damaged byte names an unknown compression
-        ) as err:
+        except _DAMAGED as err:
             raise InvalidConfigError(
                 f"Cannot read the prior {path} (and {arrays_path}): the files are missing, damaged or "
                 f"incomplete ({type(err).__name__}: {err}). Write it again with Prior.save or "
                 "meta-tune learn."
             ) from err
+
+    def to_state(self) -> dict[str, Any]:
+        """The prior as plain JSON-able data (what :meth:`save` writes, arrays as lists).
+
+        Searchers that fitted their prior themselves keep it in their saved state this way,
+        so a restored run continues with the same prior.
+        """
+        document, arrays = self._parts()
+        return {
+            **document,
+            "arrays": {
+                name: {"dtype": str(a.dtype), "shape": list(a.shape), "data": a.ravel().tolist()}
+                for name, a in arrays.items()
+            },
+        }
+
+    @classmethod
+    def from_state(cls, state: Mapping[str, Any]) -> Prior:
+        """The prior :meth:`to_state` described (plain data; nothing is unpickled).
+
+        Raises:
+            InvalidConfigError: The state is not one :meth:`to_state` wrote, or is damaged.
+        """
+        try:
+            arrays = {
+                name: np.asarray(a["data"], dtype=np.dtype(a["dtype"])).reshape(a["shape"])
+                for name, a in state["arrays"].items()
+            }
+            if state.get("format") not in _READABLE_FORMATS:
+                raise InvalidConfigError(f"its format is {state.get('format')!r}, not {_FORMAT}")
+            return cls._from_parts(state, arrays)
+        except (InvalidConfigError, *_DAMAGED) as err:
+            raise InvalidConfigError(f"This is not the state of a meta-tune prior: {err}") from err
+
+    def _parts(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+        """The JSON document and the arrays that describe the prior."""
+        arrays: dict[str, np.ndarray] = {}
+        for i, t in enumerate(self._tasks):
+            arrays[f"unit_{i}"], arrays[f"known_{i}"], arrays[f"loss_{i}"] = t.unit, t.known, t.loss
+            if t.cost is not None:
+                arrays[f"cost_{i}"] = t.cost
+        document = {
+            "format": _FORMAT,
+            "space": self.space.to_dict(),
+            "metric": self.metric,
+            "mode": self.mode,
+            "config": asdict(self.config),
+            "target_meta": self.target_meta,
+            "tasks": [{"name": t.name, "meta": t.meta, "steps": t.steps} for t in self._tasks],
+            "portfolio": self._portfolio,
+        }
+        return document, arrays
+
+    @classmethod
+    def _from_parts(cls, document: Mapping[str, Any], arrays: Mapping[str, np.ndarray]) -> Prior:
+        """The prior of a document and its arrays, each task's arrays checked against the space."""
+        tasks = [
+            TaskHistory(
+                name=str(t["name"]),
+                unit=arrays[f"unit_{i}"],
+                known=arrays[f"known_{i}"],
+                loss=arrays[f"loss_{i}"],
+                meta=dict(t["meta"]),
+                cost=arrays.get(f"cost_{i}"),
+                steps=int(t.get("steps", 1)),
+            )
+            for i, t in enumerate(document["tasks"])
+        ]
+        space = SearchSpace.from_dict(document["space"])
+        for task in tasks:
+            _check_task_arrays(task, space.dim("ordinal"))
+        return cls(
+            space=space,
+            metric=document["metric"],
+            mode=document["mode"],
+            tasks=tasks,
+            config=PriorConfig(**document["config"]),
+            target_meta=document["target_meta"],
+            portfolio=document["portfolio"],
+        )
 
     def plot(self, path: str | os.PathLike[str] | None = None, *, n_samples: int = 2000) -> Figure:
         """Save a PNG: per parameter, the prior's samples against each task's best config.
@@ -467,6 +522,16 @@ class Prior:
         from meta_tune.priors._plot import plot_prior
 
         return plot_prior(self, path, n_samples=n_samples)
+
+
+def _checksum(document: Mapping[str, Any], arrays: Mapping[str, np.ndarray]) -> str:
+    """SHA-256 of a prior's document and arrays, so that damage to either is noticed on load."""
+    digest = hashlib.sha256(json.dumps(document, sort_keys=True).encode())
+    for name in sorted(arrays):
+        array = np.ascontiguousarray(arrays[name])
+        digest.update(f"{name}:{array.dtype.str}:{array.shape}".encode())
+        digest.update(array.tobytes())
+    return digest.hexdigest()
 
 
 def _check_task_arrays(task: TaskHistory, dim: int) -> None:
@@ -518,12 +583,21 @@ def fit(
         The fitted prior.
 
     Raises:
+        EmptyHistoryError: The history has no trials (e.g. before the first run of a family).
         InvalidConfigError: Bad history or options.
         IncompatibleSearchSpaceError: The history shares no parameter with ``space``.
     """
     config = PriorConfig(**options)
     target = space if isinstance(space, SearchSpace) else SearchSpace.from_tune(space)
     frame = _history_frame(history, family)
+    if frame.empty:
+        source = frame.attrs.get("source") or (f"family {family!r}" if family else "the history")
+        raise EmptyHistoryError(
+            f"There are no past trials to learn a prior from: {source} has none yet. On a first run, "
+            "give the history to the searcher instead (e.g. PriorSearcher(history=...)): it searches "
+            "without a prior this time. Record the run with StoreCallback(task=..., family=...) so that "
+            "the next run learns from it."
+        )
     tasks = read_history(frame, target, metric=metric, mode=mode)
     logger.info("Fitting a prior on %d tasks, %d trials.", len(tasks), sum(len(t.loss) for t in tasks))
     return Prior(space=target, metric=metric, mode=mode, tasks=tasks, config=config, target_meta=target_meta)

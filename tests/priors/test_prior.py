@@ -209,7 +209,7 @@ def test_save_and_load_give_the_same_prior(prior: Prior, tmp_path: Path) -> None
     assert again.bounds == prior.bounds
     (tmp_path / "bad.json").write_text('{"format": 7}')
     np.savez(tmp_path / "bad.npz")
-    with pytest.raises(InvalidConfigError, match="is not a meta-tune prior of format 2"):
+    with pytest.raises(InvalidConfigError, match="is not a meta-tune prior of format 3"):
         Prior.load(tmp_path / "bad.json")
     with pytest.raises(InvalidConfigError, match=r"Cannot read the prior .*missing\.json.*missing, damaged"):
         Prior.load(tmp_path / "missing.json")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 
@@ -65,6 +66,12 @@ def test_a_missing_array_file_or_task_says_which(saved: tuple[Path, Prior], tmp_
     shutil.copy(source / "prior.json", tmp_path / "prior.json")
     with pytest.raises(InvalidConfigError, match=r"Cannot read the prior .*prior\.npz.*missing, damaged"):
         Prior.load(tmp_path / "prior.json")
-    np.savez(tmp_path / "prior.npz", unit_0=np.zeros((2, 2)))
-    with pytest.raises(InvalidConfigError, match="KeyError"):
+    np.savez(tmp_path / "prior.npz", unit_0=np.zeros((2, 2)))  # another prior's arrays
+    with pytest.raises(InvalidConfigError, match=r"prior\.json or .*prior\.npz was changed or damaged"):
+        Prior.load(tmp_path / "prior.json")
+    document = json.loads((tmp_path / "prior.json").read_text())
+    document.update(format=2)  # an older file, without a checksum: the missing task's arrays are named
+    del document["checksum"]
+    (tmp_path / "prior.json").write_text(json.dumps(document))
+    with pytest.raises(InvalidConfigError, match="KeyError: 'known_0'"):
         Prior.load(tmp_path / "prior.json")
