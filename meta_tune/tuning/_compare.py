@@ -240,7 +240,7 @@ def comparison_tables(
     return [
         ComparisonTable(
             "best_after_trials",
-            f"Best {metric} after n finished trials (in the order they finished), mean over the "
+            f"Best {metric} after n trials (counted in the order they finished), mean over the "
             f"{n_seeds} seed(s); a run with fewer than n trials counts with its final best.",
             by_trials,
         ),
