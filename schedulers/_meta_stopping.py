@@ -8,12 +8,14 @@ curve model meta-learned instead of fitted per curve).
 
 from __future__ import annotations
 
+import importlib
 import json
 import logging
 import math
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
+from ray.tune.result import DEFAULT_METRIC
 from ray.tune.schedulers import FIFOScheduler, TrialScheduler
 
 from meta_tune._io import atomic_write
@@ -25,9 +27,15 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-_STATE_FORMAT = 1
+_STATE_FORMAT = 2
+#: State formats :meth:`MetaStoppingScheduler.restore` reads (1 had no settings nor predictor).
+_READABLE_FORMATS = (1, 2)
 #: Suffix of the file next to a saved state that holds the base scheduler's own state.
 _BASE_SUFFIX = ".base"
+#: Suffix of the file next to a saved state that holds a fitted predictor (CurvePredictor.save).
+_PREDICTOR_SUFFIX = ".predictor.npz"
+#: Modules a base scheduler named in a saved state may be built from on restore.
+_BASE_MODULES = ("ray.tune.schedulers", "meta_tune.schedulers")
 
 
 class MetaStoppingScheduler(FIFOScheduler):
@@ -44,11 +52,14 @@ class MetaStoppingScheduler(FIFOScheduler):
     Args:
         predictor: Learned from past curves (:meth:`CurvePredictor.fit`); None uses
             :meth:`CurvePredictor.parametric` (needs ``max_t``).
-        metric: The metric (default: the predictor's, or Tune's ``TuneConfig(metric=...)``).
+        metric: The metric (default: the predictor's, or Tune's ``TuneConfig(metric=...)``;
+            given only a mode, Ray's anonymous ``"_metric"``, which a trainable reports by
+            returning or yielding plain numbers, as Ray's schedulers do).
         mode: ``"min"`` or ``"max"`` (same defaults as ``metric``).
         max_t: The step (``training_iteration``) whose value is predicted (default: the
             predictor's).
-        min_t: Steps a trial runs before this rule may stop it.
+        min_t: Steps a trial runs before this rule may stop it (default: 3, or ``max_t`` if
+            smaller).
         top_k: Rank among finished trials a trial must be likely to beat.
         threshold: Stop when the probability of beating it falls below this.
         base: A scheduler to combine with (``ASHAScheduler(...)``, ``HyperBandScheduler``).
@@ -66,7 +77,7 @@ class MetaStoppingScheduler(FIFOScheduler):
         metric: str | None = None,
         mode: Literal["min", "max"] | None = None,
         max_t: int | None = None,
-        min_t: int = 3,
+        min_t: int | None = None,
         top_k: int = 3,
         threshold: float = 0.05,
         base: TrialScheduler | None = None,
@@ -97,6 +108,8 @@ class MetaStoppingScheduler(FIFOScheduler):
         if mode not in (None, "min", "max"):
             raise InvalidConfigError(f"mode must be 'min' or 'max', got {mode!r}.")
         assert max_t is not None
+        if min_t is None:
+            min_t = min(3, max_t)
         if not 1 <= min_t <= max_t:
             raise InvalidConfigError(f"min_t must lie in [1, max_t={max_t}], got {min_t}.")
         if top_k < 1:
@@ -107,6 +120,7 @@ class MetaStoppingScheduler(FIFOScheduler):
         self._metric, self._mode = metric, mode
         self._max_t, self._min_t, self._top_k, self._threshold = int(max_t), min_t, top_k, threshold
         self._base: TrialScheduler = base if base is not None else FIFOScheduler()
+        self._default_base = base is None
         self._curves: dict[str, dict[int, float]] = {}
         self._finals: list[float] = []  # oriented to minimize
         self._num_stopped = 0
@@ -122,6 +136,8 @@ class MetaStoppingScheduler(FIFOScheduler):
             raise InvalidConfigError(f"mode must be 'min' or 'max', got {mode!r}.")
         self._metric = self._metric or metric
         self._mode = self._mode or mode  # type: ignore[assignment]
+        if self._metric is None and self._mode:
+            self._metric = DEFAULT_METRIC  # as Ray's schedulers: the metric of plain returned numbers
         return self._base.set_search_properties(self._metric, self._mode, **spec)
 
     @property
@@ -205,15 +221,17 @@ class MetaStoppingScheduler(FIFOScheduler):
 
     # ------------------------------------------------------------------ state
     def save(self, checkpoint_path: str) -> None:
-        """Write the scheduler's state as JSON (written atomically).
+        """Write the scheduler's whole state, as JSON (written atomically) and files beside it.
 
-        The rule's own state (metric, mode, each running trial's curve, the finished
-        trials' final values) is plain JSON at ``checkpoint_path``. The base scheduler's
-        state is written by the base's own ``save`` to ``checkpoint_path + ".base"``: Ray's
-        schedulers pickle themselves there (ASHA pickles its ``__dict__``), so
-        :meth:`restore` trusts that one file. A base without ``save`` (FIFO) has no state
-        worth keeping; it starts afresh on restore. The predictor is not saved (pass the
-        same one to the new scheduler; :meth:`CurvePredictor.save` writes it).
+        At ``checkpoint_path``: the settings (``max_t``, ``min_t``, ``top_k``, ``threshold``,
+        metric and mode), each running trial's curve, the finished trials' final values and
+        the counters, as plain JSON. A fitted predictor is written by
+        :meth:`CurvePredictor.save` to ``checkpoint_path + ".predictor.npz"`` (plain arrays,
+        no pickle); a parametric one needs no file. The base scheduler's state is written by
+        the base's own ``save`` to ``checkpoint_path + ".base"``: Ray's schedulers pickle
+        themselves there (ASHA pickles its ``__dict__``), so :meth:`restore` trusts that one
+        file. A base without ``save`` (FIFO) has no state worth keeping; it starts afresh on
+        restore.
         """
         base_file = Path(f"{checkpoint_path}{_BASE_SUFFIX}")
         base_saved = False
@@ -227,30 +245,51 @@ class MetaStoppingScheduler(FIFOScheduler):
                     "scheduler starts afresh on restore.",
                     type(self._base).__name__,
                 )
+        predictor: dict[str, Any] | None = None
+        if self._predictor is not None:
+            predictor = {"parametric": self._predictor.is_parametric, "max_t": self._predictor.max_t}
+            if not self._predictor.is_parametric:
+                self._predictor.save(f"{checkpoint_path}{_PREDICTOR_SUFFIX}")
         state = {
             "class": type(self).__name__,
             "format": _STATE_FORMAT,
             "metric": self._metric,
             "mode": self._mode,
+            "settings": {
+                "max_t": self._max_t,
+                "min_t": self._min_t,
+                "top_k": self._top_k,
+                "threshold": self._threshold,
+            },
+            "predictor": predictor,
             "curves": {trial: sorted(curve.items()) for trial, curve in self._curves.items()},
             "finals": self._finals,
             "num_stopped": self._num_stopped,
-            "base": {"class": type(self._base).__name__, "saved": base_saved},
+            "base": {
+                "class": type(self._base).__name__,
+                "module": type(self._base).__module__,
+                "saved": base_saved,
+            },
         }
         text = json.dumps(state, allow_nan=False)
         atomic_write(checkpoint_path, lambda f: f.write(text.encode()))
 
     def restore(self, checkpoint_path: str) -> None:
-        """Read a state written by :meth:`save`.
+        """Take the whole state written by :meth:`save`, settings and predictor included.
 
-        The JSON file is checked before anything is set. Restoring the base scheduler
-        calls its own ``restore`` on ``checkpoint_path + ".base"``, which for Ray's schedulers
-        unpickles that file: restore only states you (or your own runs) wrote.
+        As with Ray's schedulers, any instance restores a saved one: a scheduler built with
+        defaults (``MetaStoppingScheduler(max_t=1)``) takes the saved settings, metric, mode,
+        predictor and base scheduler. A base given to this instance must be of the saved
+        base's class; with none given, the saved base (one of Ray's or meta-tune's
+        schedulers) is built and restored. Every file is checked before anything is set.
+        Restoring the base scheduler calls its own ``restore`` on ``checkpoint_path +
+        ".base"``, which for Ray's schedulers unpickles that file: restore only states you
+        (or your own runs) wrote. The predictor file is read as plain arrays.
 
         Raises:
-            InvalidConfigError: The file is missing, not JSON, not a MetaStoppingScheduler
-                state (older meta-tune versions wrote a pickle: save it again), or saved
-                with another base scheduler.
+            InvalidConfigError: A file is missing, damaged or not a MetaStoppingScheduler
+                state (older meta-tune versions wrote a pickle: save it again), or the state
+                was saved with another base scheduler than the one given to this instance.
         """
         try:
             data = Path(checkpoint_path).read_bytes()
@@ -274,21 +313,69 @@ class MetaStoppingScheduler(FIFOScheduler):
         problem = _state_problem(state)
         if problem is not None:
             raise InvalidConfigError(f"{checkpoint_path} is not a MetaStoppingScheduler state: {problem}.")
-        base = state["base"]
-        if base["class"] != type(self._base).__name__:
-            raise InvalidConfigError(
-                f"{checkpoint_path} was saved with base={base['class']}, but this scheduler's base is "
-                f"{type(self._base).__name__}; build it with the same base scheduler."
-            )
-        if base["saved"]:
-            self._base.restore(f"{checkpoint_path}{_BASE_SUFFIX}")
+        settings = state.get("settings") or {
+            "max_t": self._max_t,
+            "min_t": self._min_t,
+            "top_k": self._top_k,
+            "threshold": self._threshold,
+        }
+        predictor = self._restored_predictor(state, checkpoint_path, settings["max_t"])
+        base = self._restored_base(state["base"], checkpoint_path)
+        self._base, self._default_base = base, self._default_base and type(base) is FIFOScheduler
+        self._predictor = predictor
         self._metric, self._mode = state["metric"], state["mode"]
+        self._max_t, self._min_t = int(settings["max_t"]), int(settings["min_t"])
+        self._top_k, self._threshold = int(settings["top_k"]), float(settings["threshold"])
         self._curves = {
             trial: {int(step): float(value) for step, value in curve}
             for trial, curve in state["curves"].items()
         }
         self._finals = [float(v) for v in state["finals"]]
         self._num_stopped = int(state["num_stopped"])
+
+    def _restored_predictor(
+        self, state: dict[str, Any], checkpoint_path: str, max_t: int
+    ) -> CurvePredictor | None:
+        """The predictor of a saved state (format 1 saved none: keep this instance's)."""
+        if "predictor" not in state:
+            return self._predictor
+        saved = state["predictor"]
+        if saved is None:
+            return None
+        if saved["parametric"]:
+            if not state["metric"] or state["mode"] is None:
+                return None  # built on the first trial, once Tune has said the metric
+            return CurvePredictor.parametric(metric=state["metric"], mode=state["mode"], max_t=max_t)
+        predictor = CurvePredictor.load(f"{checkpoint_path}{_PREDICTOR_SUFFIX}")
+        if (predictor.metric, predictor.mode, predictor.max_t) != (state["metric"], state["mode"], max_t):
+            raise InvalidConfigError(
+                f"{checkpoint_path}{_PREDICTOR_SUFFIX} predicts {predictor.metric!r} ({predictor.mode}) "
+                f"at step {predictor.max_t}, but the state beside it tunes {state['metric']!r} "
+                f"({state['mode']}) to step {max_t}: the files come from different saves. Save the "
+                "scheduler again."
+            )
+        return predictor
+
+    def _restored_base(self, saved: dict[str, Any], checkpoint_path: str) -> TrialScheduler:
+        """The base scheduler of a saved state, its own state restored."""
+        base = self._base
+        if saved["class"] != type(base).__name__:
+            if not self._default_base:
+                raise InvalidConfigError(
+                    f"{checkpoint_path} was saved with base={saved['class']}, but this scheduler's base is "
+                    f"{type(base).__name__}; build it with the same base scheduler, or with none to take "
+                    "the saved one."
+                )
+            base = _build_base(saved, checkpoint_path)
+        if saved["saved"]:
+            base_file = Path(f"{checkpoint_path}{_BASE_SUFFIX}")
+            if not base_file.is_file():
+                raise InvalidConfigError(
+                    f"{checkpoint_path} was saved with the state of its base {saved['class']} in "
+                    f"{base_file}, which is missing; copy it along with the state."
+                )
+            base.restore(str(base_file))
+        return base
 
     # ------------------------------------------------------------------ internals
     def _record(self, trial_id: str, result: dict[str, Any]) -> tuple[int | None, float | None]:
@@ -313,12 +400,35 @@ class MetaStoppingScheduler(FIFOScheduler):
         return [curve[s] for s in range(1, step + 1)]
 
 
+def _build_base(saved: dict[str, Any], checkpoint_path: str) -> TrialScheduler:
+    """A default-built instance of the base scheduler class a saved state names."""
+    module, name = saved.get("module"), saved["class"]
+    known = isinstance(module, str) and any(module == m or module.startswith(m + ".") for m in _BASE_MODULES)
+    if not known:
+        raise InvalidConfigError(
+            f"{checkpoint_path} was saved with base={name} (module {module!r}), which restore builds "
+            f"only from {' or '.join(_BASE_MODULES)}; build the scheduler with base={name}(...) and "
+            "restore into it."
+        )
+    assert isinstance(module, str)
+    cls = getattr(importlib.import_module(module), name, None)
+    if not (isinstance(cls, type) and issubclass(cls, TrialScheduler)):
+        raise InvalidConfigError(f"{checkpoint_path} names base={name}, which {module} has no scheduler of.")
+    try:
+        return cls()
+    except Exception as err:  # a scheduler that needs arguments
+        raise InvalidConfigError(
+            f"{checkpoint_path} was saved with base={name}, which cannot be built without arguments ({err}); "
+            f"build the scheduler with base={name}(...) and restore into it."
+        ) from err
+
+
 def _state_problem(state: Any) -> str | None:
     """What is wrong with a loaded MetaStoppingScheduler state, or None."""
     if not isinstance(state, dict) or state.get("class") != MetaStoppingScheduler.__name__:
         return "it was not written by MetaStoppingScheduler.save"
-    if state.get("format") != _STATE_FORMAT:
-        return f"its format is {state.get('format')!r}, this meta-tune reads {_STATE_FORMAT}"
+    if state.get("format") not in _READABLE_FORMATS:
+        return f"its format is {state.get('format')!r}, this meta-tune reads {list(_READABLE_FORMATS)}"
     if not isinstance(state.get("metric"), (str, type(None))) or state.get("mode") not in (
         "min",
         "max",
@@ -343,6 +453,23 @@ def _state_problem(state: Any) -> str | None:
         return "its 'finals' are not a list of numbers"
     if not isinstance(state.get("num_stopped"), int):
         return "its 'num_stopped' is not an integer"
+    if state["format"] == 1:
+        return None
+    settings = state.get("settings")
+    if not isinstance(settings, dict) or not all(
+        isinstance(settings.get(k), int) and not isinstance(settings.get(k), bool)
+        for k in ("max_t", "min_t", "top_k")
+    ):
+        return "its 'settings' do not hold integers max_t, min_t and top_k"
+    if not 1 <= settings["min_t"] <= settings["max_t"] or settings["top_k"] < 1:
+        return f"its settings are out of range (need 1 <= min_t <= max_t, top_k >= 1): {settings}"
+    if not _is_number(settings.get("threshold")) or not 0.0 < settings["threshold"] < 1.0:
+        return f"its threshold {settings.get('threshold')!r} is not a probability in (0, 1)"
+    predictor = state.get("predictor")
+    if predictor is not None and not (
+        isinstance(predictor, dict) and isinstance(predictor.get("parametric"), bool)
+    ):
+        return "its 'predictor' entry is not valid"
     return None
 
 

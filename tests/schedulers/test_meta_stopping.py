@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import pickle
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -11,7 +12,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
-from ray.tune.schedulers import ASHAScheduler, FIFOScheduler, TrialScheduler
+from ray.tune.schedulers import ASHAScheduler, FIFOScheduler, HyperBandScheduler, TrialScheduler
 
 from meta_tune.errors import InvalidConfigError
 from meta_tune.schedulers import CurvePredictor, MetaStoppingScheduler
@@ -119,11 +120,59 @@ def test_save_and_restore_continue_with_the_same_decisions(
     assert [run_curve(resumed, str(t), c) for t, c in items[20:]] == rest
     assert min(first + rest) < STEPS
     state = json.loads((tmp_path / "scheduler.json").read_text())  # its own state is plain JSON
-    assert state["base"] == {"class": "AsyncHyperBandScheduler", "saved": True}
+    assert state["base"] == {
+        "class": "AsyncHyperBandScheduler",
+        "module": "ray.tune.schedulers.async_hyperband",
+        "saved": True,
+    }
     assert (tmp_path / "scheduler.json.base").is_file()  # ASHA's state, written by Ray's own save
 
 
-def test_with_a_fifo_base_the_state_is_one_json_file(
+def test_a_default_built_scheduler_restores_the_whole_state(
+    tmp_path: Path, predictor: CurvePredictor, test_curves: pd.DataFrame
+) -> None:
+    _, curves = finals_and_curves(test_curves, "t0")
+    items = list(curves.items())
+    whole = MetaStoppingScheduler(
+        predictor, min_t=4, top_k=2, threshold=0.2, base=ASHAScheduler(max_t=STEPS, grace_period=10)
+    )
+    whole.set_search_properties(None, None)
+    [run_curve(whole, str(t), c) for t, c in items[:15]]
+    running = FakeTrial("running")
+    whole.on_trial_add(None, running)  # type: ignore[arg-type]
+    whole.on_trial_result(None, running, {"training_iteration": 1, "acc": 0.5})  # type: ignore[arg-type]
+    whole.save(str(tmp_path / "state.json"))
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "state.json",
+        "state.json.base",  # ASHA's own state, by Ray's save
+        "state.json.predictor.npz",  # the predictor's arrays, by CurvePredictor.save (no pickle)
+    ]
+
+    # As Ray's schedulers: settings, predictor and base all come from the saved state.
+    resumed = MetaStoppingScheduler(max_t=3)
+    resumed.restore(str(tmp_path / "state.json"))
+    assert resumed.debug_string() == whole.debug_string()
+    assert resumed.metric == "acc"
+    step = {"training_iteration": 2, "acc": 0.1}
+    assert resumed.on_trial_result(None, running, step) == whole.on_trial_result(None, running, step)  # type: ignore[arg-type]
+    rest = [run_curve(whole, str(t), c) for t, c in items[15:]]
+    assert [run_curve(resumed, str(t), c) for t, c in items[15:]] == rest
+    # The rule acts (ASHA's only rung is at step 10) from min_t=4 on: max_t and min_t came back.
+    assert min(rest) >= 4 and any(end < 10 for end in rest), rest
+    assert resumed.debug_string() == whole.debug_string()
+
+    # A fitted predictor is one more file; a parametric one none.
+    parametric = MetaStoppingScheduler(metric="acc", mode="max", max_t=30, min_t=5, top_k=1)
+    t = np.arange(1, 31)
+    run_curve(parametric, "good", 0.9 - 0.3 * t**-1.0)
+    parametric.save(str(tmp_path / "parametric.json"))
+    assert not (tmp_path / "parametric.json.predictor.npz").exists()
+    again = MetaStoppingScheduler(max_t=2)
+    again.restore(str(tmp_path / "parametric.json"))
+    assert run_curve(again, "hopeless", 0.5 - 0.3 * t**-1.0) <= 6
+
+
+def test_with_a_fifo_base_the_state_is_json_and_the_predictor_s_arrays(
     tmp_path: Path, predictor: CurvePredictor, test_curves: pd.DataFrame
 ) -> None:
     _, curves = finals_and_curves(test_curves, "t0")
@@ -135,8 +184,10 @@ def test_with_a_fifo_base_the_state_is_one_json_file(
     whole.on_trial_add(None, trial)  # type: ignore[arg-type]
     whole.on_trial_result(None, trial, {"training_iteration": 1, "acc": 0.5})  # type: ignore[arg-type]
     whole.save(str(tmp_path / "state.json"))
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["state.json"]
-    resumed = MetaStoppingScheduler(predictor, top_k=2)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["state.json", "state.json.predictor.npz"]
+    with np.load(tmp_path / "state.json.predictor.npz", allow_pickle=False) as arrays:
+        assert arrays["curves"].shape[1] == STEPS
+    resumed = MetaStoppingScheduler(max_t=STEPS)
     resumed.restore(str(tmp_path / "state.json"))
     rest = [run_curve(whole, str(t), c) for t, c in items[10:]]
     assert [run_curve(resumed, str(t), c) for t, c in items[10:]] == rest
@@ -165,20 +216,45 @@ def test_restore_reads_no_pickle_and_refuses_bad_states(tmp_path: Path, predicto
         scheduler.restore(str(tmp_path / "missing.json"))
     good = tmp_path / "good.json"
     scheduler.save(str(good))
+    shutil.copy(f"{good}.predictor.npz", tmp_path / "bad.json.predictor.npz")
     for change, match in (
         ({"class": "Other"}, "not written by MetaStoppingScheduler.save"),
         ({"format": 9}, "its format is 9"),
         ({"curves": {"t": [[1]]}}, "not lists of \\[step, value\\] pairs"),
         ({"finals": ["x"]}, "'finals' are not a list of numbers"),
+        ({"settings": {"max_t": 5, "min_t": 6, "top_k": 1, "threshold": 0.1}}, "settings are out of range"),
         (
-            {"base": {"class": "AsyncHyperBandScheduler", "saved": True}},
-            "saved with base=AsyncHyperBandScheduler",
+            {"settings": {"max_t": 5, "min_t": 2, "top_k": 1, "threshold": 2}},
+            "threshold 2 is not a probability",
+        ),
+        (
+            {"base": {"class": "AsyncHyperBandScheduler", "module": ASHAScheduler.__module__, "saved": True}},
+            r"base AsyncHyperBandScheduler in .*bad\.json\.base, which is missing",
+        ),
+        (
+            {"base": {"class": "Popen", "module": "subprocess", "saved": False}},
+            r"base=Popen \(module 'subprocess'\), which restore builds only from ray\.tune\.schedulers",
         ),
     ):
         bad = tmp_path / "bad.json"
         bad.write_text(json.dumps({**json.loads(good.read_text()), **change}))
         with pytest.raises(InvalidConfigError, match=match):
             scheduler.restore(str(bad))
+    # A base given to the scheduler must be the saved one.
+    other = MetaStoppingScheduler(predictor, base=HyperBandScheduler(max_t=STEPS))
+    with pytest.raises(
+        InvalidConfigError, match="saved with base=FIFOScheduler, but this scheduler's base is Hyp"
+    ):
+        other.restore(str(good))
+    # The predictor file must belong to the state beside it.
+    MetaStoppingScheduler(predictor).save(str(tmp_path / "other.json"))
+    CurvePredictor.fit(
+        pd.DataFrame({"task": "t", "trial": 0, "training_iteration": [1, 2, 3], "loss": [3.0, 2.0, 1.0]}),
+        metric="loss",
+        mode="min",
+    ).save(str(tmp_path / "other.json.predictor.npz"))
+    with pytest.raises(InvalidConfigError, match="the files come from different saves"):
+        scheduler.restore(str(tmp_path / "other.json"))
 
 
 def test_without_history_the_parametric_rule_stops_hopeless_curves() -> None:
@@ -237,3 +313,28 @@ def test_inside_a_tuner_with_concurrent_trials(
     assert best.config["quality"] == 0.95 and steps[0.95] == STEPS
     hopeless = [q for q in qualities if q <= 0.2]
     assert all(steps[q] < STEPS for q in hopeless), steps
+
+
+def yield_curve(config: dict[str, Any]) -> Any:
+    """A trainable that yields plain numbers (Tune reports them as its anonymous ``_metric``)."""
+    for step in range(1, 31):
+        yield config["quality"] - 0.3 / step
+
+
+@pytest.mark.integration
+def test_given_only_a_mode_it_acts_on_tune_s_anonymous_metric(ray_session: None, tmp_path: Path) -> None:
+    from ray import tune
+
+    scheduler = MetaStoppingScheduler(max_t=30, min_t=5, top_k=1)
+    results = tune.Tuner(
+        yield_curve,
+        param_space={"quality": tune.grid_search([0.9, 0.5, 0.4])},
+        tune_config=tune.TuneConfig(
+            mode="max", scheduler=scheduler, max_concurrent_trials=1, reuse_actors=True
+        ),
+        run_config=tune.RunConfig(storage_path=str(tmp_path), verbose=0),
+    ).fit()
+    assert not results.errors
+    assert scheduler.metric == "_metric"
+    steps = {r.config["quality"]: r.metrics["training_iteration"] for r in results}
+    assert steps[0.9] == 30 and steps[0.5] <= 6 and steps[0.4] <= 6, steps
