@@ -1,6 +1,11 @@
 """Existing Ray Tune code, recorded into meta-tune's experiment store by one added line.
 
-Run: python examples/store_callback.py   (then: meta-tune store show example/digits-sgd)
+The callback records the run's metric, mode and search space from the Tuner itself, so the
+store is ready for meta-learning with no further flags.
+
+Run: python examples/store_callback.py
+Then: meta-tune store show example/digits-sgd
+      meta-tune learn --family digits-sgd -o prior.json
 """
 
 from __future__ import annotations
@@ -25,11 +30,20 @@ def train_fn(config: dict) -> None:
         tune.report({"accuracy": model.score(x_val, y_val)})
 
 
-if __name__ == "__main__":
+def main(store: str | None = None, num_samples: int = 12) -> float:
+    """Tune ``train_fn`` and record every trial in ``store`` (default: ``$MT_STORE`` or ~/.meta_tune)."""
     tuner = tune.Tuner(
         train_fn,
         param_space={"alpha": tune.loguniform(1e-6, 1e-1), "eta0": tune.loguniform(1e-4, 1.0)},
-        tune_config=tune.TuneConfig(metric="accuracy", mode="max", num_samples=12, reuse_actors=True),
-        run_config=tune.RunConfig(callbacks=[StoreCallback(task="example/digits-sgd", family="digits-sgd")]),
+        tune_config=tune.TuneConfig(
+            metric="accuracy", mode="max", num_samples=num_samples, reuse_actors=True
+        ),
+        run_config=tune.RunConfig(
+            callbacks=[StoreCallback(store, task="example/digits-sgd", family="digits-sgd")]  # the added line
+        ),
     )
-    print(tuner.fit().get_best_result().metrics["accuracy"])
+    return float(tuner.fit().get_best_result().metrics["accuracy"])
+
+
+if __name__ == "__main__":
+    print(main())

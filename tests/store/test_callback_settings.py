@@ -126,3 +126,18 @@ def test_recorded_trials_flatten_by_the_task_s_space(tmp_path: Path) -> None:
         "width": [16],
         "seed": 0,
     }
+
+
+@pytest.mark.integration
+def test_the_store_callback_example_then_learn_with_no_flags(
+    ray_session: None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tests.test_examples import load
+
+    monkeypatch.setenv("HOME", str(tmp_path))  # Tune's default ~/ray_results
+    url = f"sqlite:///{tmp_path / 'store.db'}"
+    assert load("store_callback").main(url, num_samples=3) > 0.5
+    out = tmp_path / "prior.json"
+    result = CliRunner().invoke(cli, ["--store", url, "learn", "--family", "digits-sgd", "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    assert "Learned a prior from 3 trials of 1 digits-sgd tasks (accuracy, max)" in result.output
