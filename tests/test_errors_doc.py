@@ -198,8 +198,10 @@ def open_store(url: str) -> Any:
 
 
 def task_with_another_metric(tmp: Path) -> None:
+    """An experiment folder, and a store task ``task`` that records the metric loss."""
     from meta_tune.store import Store
 
+    experiment_folder(tmp)
     Store(f"sqlite:///{tmp / 'store.db'}").create_task("task", metric="loss", mode="min")
 
 
@@ -225,6 +227,23 @@ def asha_from_history(**kwargs: Any) -> Any:
     from meta_tune.schedulers import asha_from_history
 
     return asha_from_history(curves(), **kwargs)
+
+
+def gpus_without_a_gpu(tmp: Path) -> Any:
+    """``meta-tune run``'s check of GPUs per trial, on a machine where torch sees none."""
+    from unittest import mock
+
+    import torch
+
+    from meta_tune.store import Store
+    from meta_tune.tuning import load_experiment
+    from meta_tune.tuning._run import check_experiment
+
+    experiment = load_experiment(None, {
+        "trainable.family": "image", "trainable.task": "digits", "resources.gpu": 1, "storage_path": tmp,
+    })
+    with mock.patch.object(torch.cuda, "device_count", return_value=0):
+        check_experiment(experiment, Store(f"sqlite:///{tmp / 'store.db'}"))
 
 
 def trainable(name: str) -> Any:
@@ -337,7 +356,7 @@ CASES: list[Case] = [
     Case(
         "`meta-tune store import DIR --task T --metric acc` (T records the metric loss)",
         cli=("store", "import", "{tmp}/experiment", "--task", "task", "--metric", "acc"),
-        prepare=lambda tmp: (experiment_folder(tmp), task_with_another_metric(tmp)),
+        prepare=task_with_another_metric,
     ),
     Case(
         "`meta-tune store load FILE` (FILE is not a Parquet archive)",
@@ -349,6 +368,87 @@ CASES: list[Case] = [
         cli=("learn", "--family", "nope", "-o", "{tmp}/p.json"),
     ),
     Case("`meta-tune bench --scenario nope`", cli=("bench", "--scenario", "nope", "--out", "{tmp}/bench")),
+    # Values out of range, checked before Ray starts (flags and experiment files alike)
+    Case("`meta-tune run --task digits --epochs -1`", cli=("run", "--task", "digits", "--epochs", "-1")),
+    Case("`meta-tune run --task digits --epochs 0`", cli=("run", "--task", "digits", "--epochs", "0")),
+    Case(
+        "`meta-tune run --task digits --concurrency 0`", cli=("run", "--task", "digits", "--concurrency", "0")
+    ),
+    Case(
+        "`meta-tune run --task digits --cpus-per-trial 0`",
+        cli=("run", "--task", "digits", "--cpus-per-trial", "0"),
+    ),
+    Case("`meta-tune run --task digits --seed -1`", cli=("run", "--task", "digits", "--seed", "-1")),
+    Case(
+        "`meta-tune run exp.yaml` (`concurrency: 0` in the file)",
+        cli=("run", "{tmp}/exp.yaml"),
+        prepare=lambda tmp: (tmp / "exp.yaml").write_text(
+            "trainable: {family: image, task: digits}\nconcurrency: 0\n"
+        ),
+    ),
+    Case("`meta-tune collect --concurrency -1`", cli=("collect", "--concurrency", "-1")),
+    Case("`meta-tune collect --epochs 0`", cli=("collect", "--epochs", "0")),
+    Case("`meta-tune demo --concurrency 0`", cli=("demo", "--concurrency", "0")),
+    Case("`meta-tune demo --seeds 0,one`", cli=("demo", "--seeds", "0,one")),
+    Case(
+        "`meta-tune run --task digits --gpus-per-trial 1` on a machine without a GPU",
+        call=lambda tmp: gpus_without_a_gpu(tmp),
+    ),
+    # Ray addresses
+    Case(
+        "`meta-tune run --task digits --address 'not a host'`",
+        cli=("run", "--task", "digits", "--address", "not a host"),
+    ),
+    Case(
+        "`meta-tune demo --address http://HEAD:8265` (the dashboard's address)",
+        cli=("demo", "--address", "http://127.0.0.1:8265"),
+    ),
+    Case(
+        "`meta-tune run --task digits --address 127.0.0.1:1` (nothing listens there)",
+        cli=("run", "--task", "digits", "--address", "127.0.0.1:1"),
+    ),
+    # Output paths, checked before the work
+    Case(
+        "`meta-tune run --task digits --results-dir FILE/ray` (FILE is a file)",
+        cli=("run", "--task", "digits", "--results-dir", "{tmp}/file/ray"),
+        prepare=lambda tmp: (tmp / "file").write_text(""),
+    ),
+    Case(
+        "`meta-tune demo --out FILE/demo` (FILE is a file)",
+        cli=("demo", "--out", "{tmp}/file/demo"),
+        prepare=lambda tmp: (tmp / "file").write_text(""),
+    ),
+    Case(
+        "`meta-tune collect --out FILE/image.parquet` (FILE is a file)",
+        cli=("collect", "--out", "{tmp}/file/image.parquet"),
+        prepare=lambda tmp: (tmp / "file").write_text(""),
+    ),
+    Case(
+        "`meta-tune learn --family image -o FILE/prior.json` (FILE is a file)",
+        cli=("learn", "--family", "image", "-o", "{tmp}/file/prior.json"),
+        prepare=lambda tmp: (tmp / "file").write_text(""),
+    ),
+    Case(
+        "`meta-tune bench --scenario lcbench --out FILE/bench` (FILE is a file)",
+        cli=("bench", "--scenario", "lcbench", "--out", "{tmp}/file/bench"),
+        prepare=lambda tmp: (tmp / "file").write_text(""),
+    ),
+    # Task names
+    Case(
+        "`meta-tune learn --family image --exclude fashion_mnst_n2000 -o prior.json` (misspelt)",
+        cli=("learn", "--family", "image", "--exclude", "fashion_mnst_n2000", "-o", "{tmp}/p.json"),
+    ),
+    Case(
+        "`meta-tune collect --exclude image/fashion_mnist_2000` (misspelt)",
+        cli=("collect", "--exclude", "image/fashion_mnist_2000"),
+    ),
+    Case(
+        "`meta-tune run exp.yaml` (`prior: {exclude: [cifar10]}`, no such image task)",
+        cli=("run", "{tmp}/exp.yaml", "--results-dir", "{tmp}/ray"),
+        prepare=lambda tmp: (tmp / "exp.yaml").write_text(
+            "trainable: {family: image, task: digits}\nprior: {exclude: [cifar10]}\n"
+        ),
+    ),
     # The Python API
     Case('`Store("foo://bar")`', call=lambda tmp: open_store("foo://bar")),
     Case("`read_experiment(DIR)` (no experiment_state-*.json)", call=read),

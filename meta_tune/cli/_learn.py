@@ -18,7 +18,12 @@ import click
     default=None,
     help="Target space as JSON (SearchSpace.to_json) [default: the space the tasks recorded].",
 )
-@click.option("--exclude", default="", help="Comma-separated tasks to leave out (e.g. the target task).")
+@click.option(
+    "--exclude",
+    default="",
+    help="Comma-separated tasks to leave out (e.g. the target task): fashion_mnist_n2000 or "
+    "image/fashion_mnist_n2000; an unknown name is an error.",
+)
 @click.option(
     "-o",
     "--out",
@@ -49,9 +54,14 @@ def learn(
     from meta_tune.space import SearchSpace
     from meta_tune.store import Store
     from meta_tune.tuning import fit_prior
+    from meta_tune.tuning._paths import check_writable_file
+    from meta_tune.tuning._run import task_names
 
+    check_writable_file(out, "-o/--out")
+    if plot_path is not None:
+        check_writable_file(plot_path, "--plot")
     store = Store(ctx.obj["store_url"])
-    skip = {t for t in exclude.split(",") if t}
+    skip = set(task_names(store, family, [t for t in exclude.split(",") if t.strip()], what="--exclude"))
     tasks = [t for t in store.list_tasks(family) if t.name not in skip]
     if not tasks:
         raise InvalidConfigError(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Any
 
@@ -49,10 +50,78 @@ def _common(fn: Any) -> Any:
     return fn
 
 
+#: The flag that sets each experiment setting, so that a bad value's message names both.
+FLAGS = {
+    "trainable.epochs": "--epochs",
+    "concurrency": "--concurrency",
+    "address": "--address",
+    "storage_path": "--results-dir",
+    "samples": "--samples",
+    "seed": "--seed",
+    "resources.cpu": "--cpus-per-trial",
+    "resources.gpu": "--gpus-per-trial",
+    "time_budget_s": "--time-budget",
+    "name": "--name",
+}
+
+
 def _spec(trainable: str) -> Any:
     from meta_tune import trainables
 
     return trainables.get(trainable)
+
+
+def _checked(
+    ctx: click.Context,
+    family: str,
+    task: str,
+    *,
+    epochs: int | None,
+    concurrency: int | None,
+    address: str | None,
+    results_dir: Path | None,
+    seeds: list[int],
+) -> Any:
+    """The shared options of ``collect`` and ``demo`` checked as ``run`` checks them, before any work.
+
+    Returns the experiment of one of their runs, its concurrency filled in. The cluster at
+    ``address`` must answer.
+    """
+    from meta_tune.store import Store
+    from meta_tune.tuning import default_concurrency, load_experiment
+    from meta_tune.tuning._run import check_experiment, check_reachable
+
+    for seed in seeds:
+        load_experiment(None, {"trainable.family": family, "trainable.task": task, "seed": seed},
+                        labels=FLAGS)
+    experiment = load_experiment(None, {
+        "trainable.family": family,
+        "trainable.task": task,
+        "trainable.epochs": epochs,
+        "concurrency": concurrency,
+        "address": address,
+        "storage_path": results_dir,
+    }, labels=FLAGS)
+    if experiment.concurrency is None:
+        experiment.concurrency = default_concurrency(experiment.address)
+    check_experiment(experiment, Store(ctx.obj["store_url"]))
+    if address is not None:
+        check_reachable(address)
+    return experiment
+
+
+def _epochs_note(section: Any) -> str | None:
+    """What the user must know when trials run other than the family's standard epochs."""
+    if section.standard_epochs:
+        return None
+    from meta_tune import trainables
+
+    standard = trainables.get(section.family).epochs
+    return (
+        f"Note: {section.epochs} epochs differ from the {section.family} family's {standard}: "
+        f"trials are recorded as {section.store_task} (family {section.store_family}), apart from the "
+        f"{section.family} history that priors learn from, so curves of different lengths never mix."
+    )
 
 
 def _pairs(values: tuple[str, ...], flag: str) -> dict[str, Any] | None:
@@ -146,6 +215,7 @@ def run(
     from meta_tune.cli._progress import TrialProgress
     from meta_tune.store import Store
     from meta_tune.tuning import default_concurrency, load_experiment, ray_runtime, run_experiment
+    from meta_tune.tuning._run import check_experiment, check_reachable
 
     if experiment_file is None and task is None:
         raise click.UsageError("Give an experiment file or --task (see meta-tune run --help).")
@@ -168,20 +238,28 @@ def run(
         "storage_path": results_dir,
         "store": ctx.obj["store_url"],
     }
-    experiment = load_experiment(experiment_file, overrides)
+    experiment = load_experiment(experiment_file, overrides, labels=FLAGS)
     if experiment.concurrency is None:
         experiment.concurrency = default_concurrency(experiment.address)
     if dry_run:
         click.echo(experiment.to_yaml(), nl=False)
         return
     store = Store(experiment.store)
+    check_experiment(experiment, store)
+    if experiment.address is not None:
+        check_reachable(experiment.address)
     target = experiment.trainable
+    note = _epochs_note(target)
+    if note:
+        click.echo(note, err=True)
     click.echo(
         f"Tuning {target.store_task} with {experiment.searcher.name} + {experiment.scheduler.name}: "
         f"{experiment.samples} trials, {experiment.concurrency} at once; recording into {store.url}."
     )
     assert experiment.metric is not None
-    with ray_runtime(experiment.address, num_cpus=None if experiment.address else experiment.concurrency):
+    # A local Ray gets the CPUs for --concurrency trials of --cpus-per-trial each.
+    cpus = math.ceil(experiment.concurrency * experiment.resources.cpu)
+    with ray_runtime(experiment.address, num_cpus=None if experiment.address else cpus):
         progress = TrialProgress(experiment.metric, experiment.samples)
         outcome = run_experiment(experiment, store=store, resume=resume, callbacks=[progress])
     if outcome.resumed:
@@ -194,7 +272,11 @@ def run(
 @click.command()
 @click.option("--trainable", default="image", show_default=True)
 @click.option("--tasks", default=None, help="Comma-separated tasks [default: every task of the family].")
-@click.option("--exclude", default="", help="Comma-separated tasks to leave out.")
+@click.option(
+    "--exclude",
+    default="",
+    help="Comma-separated tasks to leave out (fashion_mnist_n2000 or image/fashion_mnist_n2000).",
+)
 @click.option("--samples", default=30, show_default=True, type=click.IntRange(min=1), help="Trials per task.")
 @click.option("--seed", default=0, show_default=True)
 @click.option(
@@ -224,14 +306,29 @@ def collect(
     interrupted collection continues where it stopped.
     """
     from meta_tune.store import Store
-    from meta_tune.tuning import DEFAULT_STORAGE_PATH, default_concurrency, ray_runtime
+    from meta_tune.tuning import DEFAULT_STORAGE_PATH, ray_runtime
     from meta_tune.tuning import collect as collect_runs
+    from meta_tune.tuning._paths import check_writable_file
+    from meta_tune.tuning._run import task_names
 
     spec = _spec(trainable)
-    skip = {t for t in exclude.split(",") if t}
-    names = [t for t in (tasks.split(",") if tasks else spec.tasks) if t not in skip]
+    chosen = [t.strip() for t in tasks.split(",") if t.strip()] if tasks else list(spec.tasks)
+    for task in chosen:
+        spec.check_task(task)
     store = Store(ctx.obj["store_url"])
-    width = concurrency or default_concurrency(address)
+    excluded = task_names(store, spec.name, [t for t in exclude.split(",") if t.strip()], what="--exclude")
+    skip = {name.removeprefix(f"{spec.name}/") for name in excluded}
+    names = [t for t in chosen if t not in skip]
+    if not names:
+        raise click.UsageError("--exclude leaves no task to collect.")
+    if out is not None:
+        check_writable_file(out, "--out")
+    experiment = _checked(ctx, spec.name, names[0], epochs=epochs, concurrency=concurrency, address=address,
+                          results_dir=results_dir, seeds=[seed])
+    width = experiment.concurrency
+    note = _epochs_note(experiment.trainable)
+    if note:
+        click.echo(note, err=True)
 
     def done(task: str, outcome: Any) -> None:
         click.echo(
@@ -314,17 +411,27 @@ def demo(
         best_at_seconds,
         best_at_trials,
         compare,
-        default_concurrency,
         load_shipped,
         plot_comparison,
         ray_runtime,
         trials_to_reach,
     )
+    from meta_tune.tuning._paths import check_writable_folder
 
     spec = _spec(trainable)
     task = task or DEMO_TASKS[spec.name]
     spec.check_task(task)
-    seed_list = [int(s) for s in seeds.split(",") if s]
+    try:
+        seed_list = [int(s) for s in seeds.split(",") if s.strip()]
+    except ValueError:
+        raise click.BadParameter(
+            f"{seeds!r} is not a comma-separated list of integers", param_hint="--seeds"
+        ) from None
+    if not seed_list:
+        raise click.BadParameter("give at least one seed, e.g. 0,1,2", param_hint="--seeds")
+    check_writable_folder(out, "--out")
+    width = _checked(ctx, spec.name, task, epochs=epochs, concurrency=concurrency, address=address,
+                     results_dir=results_dir, seeds=seed_list).concurrency
     store = Store(ctx.obj["store_url"])
     loaded = load_shipped(store, spec.name)
     if loaded["trials"]:
@@ -332,7 +439,6 @@ def demo(
             f"Loaded meta-tune's shipped {spec.name} history into {store.url}: "
             f"{loaded['tasks']} tasks, {loaded['trials']} trials, {loaded['results']} curve points."
         )
-    width = concurrency or default_concurrency(address)
     searchers = ["prior", "hyperopt"]
     click.echo(
         f"Tuning the held-out task {spec.name}/{task}: {', '.join(searchers)} (+ ASHA), {samples} trials "

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from meta_tune.store import Store
 from meta_tune.trainables import TrainableSpec
+from meta_tune.tuning._experiment import TrainableSection
 from meta_tune.tuning._run import RunOutcome, tune_task
 
 logger = logging.getLogger(__name__)
@@ -27,6 +28,10 @@ def collect(
 ) -> list[RunOutcome]:
     """Run random search without early stopping on each task and record it as ``<family>/<task>``.
 
+    With ``epochs`` other than the family's standard ones, the tasks are recorded as
+    ``<family>@e<epochs>/<task>`` in the family ``<family>@e<epochs>`` instead, apart from
+    the standard-length history.
+
     Every trial runs all its epochs, so the store gets whole learning curves (what priors
     and curve-based stopping learn from). Tasks already holding ``samples`` finished trials
     are skipped and a task with fewer gets only the missing trials, so an interrupted
@@ -44,11 +49,14 @@ def collect(
         on_task_done: Called after each task with its outcome.
     """
     outcomes = []
-    for index, task in enumerate(tasks):
+    for task in tasks:
         spec.check_task(task)
-        name = f"{spec.name}/{task}"
+    for index, task in enumerate(tasks):
+        # Other than the family's standard epochs: recorded apart, as <family>@e<epochs>/<task>.
+        section = TrainableSection.model_validate({"family": spec.name, "task": task, "epochs": epochs})
+        name, family = section.store_task, section.store_family
         finished = 0
-        if any(t.name == name for t in store.list_tasks(spec.name)):
+        if any(t.name == name for t in store.list_tasks(family)):
             done = store.trials(name)
             finished = int((done["status"] == "TERMINATED").sum())
         if finished >= samples:
@@ -57,7 +65,7 @@ def collect(
         # An interrupted collection keeps what it recorded and runs only the missing trials.
         outcome = tune_task(spec, task, searcher="random", scheduler="fifo", samples=samples - finished,
                             epochs=epochs, seed=seed + 1000 * index + finished, store=store, store_task=name,
-                            family=spec.name, concurrency=concurrency, storage_path=storage_path)
+                            family=family, concurrency=concurrency, storage_path=storage_path)
         outcomes.append(outcome)
         if on_task_done is not None:
             on_task_done(task, outcome)

@@ -21,7 +21,7 @@ import importlib.util
 import inspect
 import re
 import sys
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any, ClassVar, Literal
 
@@ -120,9 +120,29 @@ class TrainableSection(_Section):
         return space
 
     @property
+    def standard_epochs(self) -> bool:
+        """Whether trials run a built-in family's standard length (a user trainable's always do)."""
+        if self.function is not None or self.epochs is None:
+            return True
+        from meta_tune import trainables
+
+        return self.epochs == trainables.get(self.family).epochs
+
+    @property
+    def store_family(self) -> str:
+        """The store family its trials are recorded in: ``family``, or ``<family>@e<epochs>``.
+
+        Runs of a built-in family with other than its standard epochs are kept apart from
+        the standard-length history (the shipped one included), so that priors and learned
+        stopping never mix curves of different lengths; runs of the same length share a
+        family and can learn from each other (``prior.family: image@e2``).
+        """
+        return self.family if self.standard_epochs else f"{self.family}@e{self.epochs}"
+
+    @property
     def store_task(self) -> str:
-        """The store task its trials are recorded under: ``<family>/<task>``."""
-        return f"{self.family}/{self.task}"
+        """The store task its trials are recorded under: ``<store_family>/<task>``."""
+        return f"{self.store_family}/{self.task}"
 
 
 class _Named(_Section):
@@ -171,7 +191,7 @@ class SchedulerSection(_Named):
 class ResourcesSection(_Section):
     """What each trial reserves: CPUs and GPUs (fractions share a device, e.g. 0.5)."""
 
-    cpu: float = Field(default=1.0, ge=0)
+    cpu: float = Field(default=1.0, gt=0)
     gpu: float = Field(default=0.0, ge=0)
 
 
@@ -210,7 +230,7 @@ class Experiment(_Section):
         prior: Where the prior comes from.
     """
 
-    name: str | None = Field(None, pattern=r"^[\w.-]+$")
+    name: str | None = Field(None, pattern=r"^[\w.@-]+$")
     trainable: TrainableSection
     metric: str | None = None
     mode: Literal["min", "max"] | None = None
@@ -220,12 +240,19 @@ class Experiment(_Section):
     concurrency: int | None = Field(None, ge=1)
     resources: ResourcesSection = Field(default_factory=ResourcesSection)
     time_budget_s: float | None = Field(None, gt=0)
-    seed: int = 0
+    seed: int = Field(0, ge=0)
     store: str | None = None
     storage_path: Path = DEFAULT_STORAGE_PATH
     address: str | None = None
     prior: PriorSection = Field(default_factory=PriorSection)
     _base: Path = PrivateAttr(default_factory=Path.cwd)
+
+    @field_validator("address")
+    @classmethod
+    def _address(cls, address: str | None) -> str | None:
+        if address is not None:
+            check_address(address)
+        return address
 
     @model_validator(mode="after")
     def _check(self) -> Experiment:
@@ -308,6 +335,7 @@ def load_experiment(
     overrides: Mapping[str, Any] | None = None,
     *,
     import_function: bool = True,
+    labels: Mapping[str, str] | None = None,
 ) -> Experiment:
     """Read an experiment file, apply overrides and check everything (no Ray is started).
 
@@ -319,6 +347,8 @@ def load_experiment(
             the old one.
         import_function: Import a user trainable's function to check it (False where it is
             run elsewhere, e.g. by ``meta-tune submit`` on a cluster with other packages).
+        labels: How the user gave an override, by its place (``{"trainable.epochs":
+            "--epochs"}``): a problem with that value names it too.
 
     Raises:
         InvalidConfigError: The file cannot be read or parsed, or the experiment has
@@ -344,7 +374,10 @@ def load_experiment(
         if import_function and experiment.trainable.function is not None:
             experiment.function()
     except pydantic.ValidationError as err:
-        lines = [_line(problem) for problem in err.errors()]
+        labels = labels or {}
+        given = {place: labels[place] for place, value in (overrides or {}).items()
+                 if value is not None and place in labels}
+        lines = [_line(problem, given) for problem in err.errors()]
         if len(lines) == 1:
             raise InvalidConfigError(f"{source}: {lines[0]}") from None
         count = f"{len(lines)} problems"
@@ -384,14 +417,89 @@ def _apply(data: dict[str, Any], overrides: Mapping[str, Any]) -> None:
         node[key] = value
 
 
-def _line(problem: Mapping[str, Any]) -> str:
+#: pydantic's range checks (Field gt/ge/lt/le) and how a message writes them.
+_RANGES = {"greater_than": ">", "greater_than_equal": ">=", "less_than": "<", "less_than_equal": "<="}
+
+
+def _line(problem: Mapping[str, Any], labels: Mapping[str, str]) -> str:
     place = ".".join(str(p) for p in problem["loc"]) or "experiment"
     message = str(problem["msg"]).removeprefix("Value error, ")
-    if problem["type"] == "extra_forbidden":
+    kind = problem["type"]
+    if kind == "extra_forbidden":
         message = "unknown setting (misspelt? see the experiment file reference in docs/experiments.md)"
-    elif problem["type"] == "missing":
+    elif kind == "missing":
         message = "required"
+    elif kind in _RANGES:
+        ((_, bound),) = problem["ctx"].items()
+        value = problem["input"]
+        shown = f"{value:g}" if isinstance(value, float) else repr(value)
+        message = f"{shown} is out of range: it must be {_RANGES[kind]} {bound:g}"
+    if place in labels:
+        place = f"{place} ({labels[place]})"
     return f"{place}: {message}"
+
+
+# ---------------------------------------------------------------------------- addresses and tasks
+_HOST_PORT = re.compile(r"^(?:\[[0-9a-fA-F:.]+\]|[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?):(\d{1,5})$")
+
+
+def check_address(address: str) -> tuple[str, int] | None:
+    """Check the form of a Ray address; return its host and port (None for ``auto``).
+
+    Raises:
+        ValueError: Not ``auto``, ``HOST:PORT`` or ``ray://HOST:PORT`` (port 1-65535).
+    """
+    if address == "auto":
+        return None
+    rest = address.removeprefix("ray://")
+    match = _HOST_PORT.match(rest)
+    if match is None or not 0 < int(match.group(1)) < 65536:
+        raise ValueError(
+            f"{address!r} is not a Ray address: use auto (the cluster this machine belongs to), "
+            "HOST:PORT (the head's GCS, port 6379 by default) or ray://HOST:PORT (Ray Client, port 10001)"
+        )
+    host, _, port = rest.rpartition(":")
+    return host.strip("[]"), int(port)
+
+
+def resolve_tasks(names: Iterable[str], *, family: str, known: Iterable[str], what: str) -> list[str]:
+    """Store task names of ``names``, under the task-name rules of ``meta-tune run --task``.
+
+    A name is either a store task (``image/fashion_mnist_n2000``) or a task of ``family``
+    (``fashion_mnist_n2000``, recorded as ``<family>/<name>``). Every command and experiment
+    setting that names tasks (``--exclude``, ``prior.exclude``) resolves them here, so none
+    drops a name it does not know.
+
+    Args:
+        names: The names as the user wrote them.
+        family: The family that relative names belong to.
+        known: The store task names that exist (or can exist, e.g. a built-in family's).
+        what: Where the names came from (``--exclude``), for the message.
+
+    Raises:
+        InvalidConfigError: A name matches no known task; the message lists the known ones,
+            close matches first.
+    """
+    import difflib
+
+    known = list(dict.fromkeys(known))
+    resolved = []
+    for given in names:
+        name = given.strip()
+        for candidate in (name, f"{family}/{name}"):
+            if candidate in known:
+                resolved.append(candidate)
+                break
+        else:
+            relative = [k.removeprefix(f"{family}/") for k in known]
+            close = difflib.get_close_matches(name.removeprefix(f"{family}/"), relative, n=3, cutoff=0.5)
+            ordered = close + [k for k in relative if k not in close]
+            hint = f"did you mean {' or '.join(close)}? " if close else ""
+            listing = ", ".join(ordered) if ordered else f"none (the store has no {family} tasks)"
+            raise InvalidConfigError(
+                f"{what}: unknown {family} task {name!r}: {hint}Known tasks: {listing}."
+            )
+    return list(dict.fromkeys(resolved))
 
 
 # ---------------------------------------------------------------------------- spaces

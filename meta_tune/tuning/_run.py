@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
 import os
@@ -18,10 +19,10 @@ from ray.tune import Callback
 from ray.tune.search import ConcurrencyLimiter
 
 from meta_tune._imports import require
-from meta_tune.errors import InvalidConfigError
+from meta_tune.errors import InvalidConfigError, MetaTuneError
 from meta_tune.store import Store, StoreCallback
 from meta_tune.trainables import TrainableSpec
-from meta_tune.tuning._experiment import Experiment, parse_space
+from meta_tune.tuning._experiment import Experiment, check_address, parse_space, resolve_tasks
 from meta_tune.tuning._searchers import fit_prior
 
 if TYPE_CHECKING:
@@ -95,11 +96,24 @@ def default_concurrency(address: str | None) -> int:
     return 4 if address else max(1, os.cpu_count() or 1)
 
 
+#: Checkpoints Tune keeps per trial: the latest, which is what resuming a trial needs (Tune
+#: deletes an older one only once a newer one is saved). Earlier epochs' are deleted.
+CHECKPOINTS_KEPT = 1
+
+#: Seconds to wait for a Ray cluster's port to answer before saying it cannot be reached.
+CONNECT_TIMEOUT_S = 5.0
+
+
 @contextmanager
 def ray_runtime(address: str | None = None, num_cpus: int | None = None) -> Iterator[None]:
     """Connect to a Ray cluster (``address``) or start a quiet local one; shut it down after.
 
-    An already initialized Ray runtime is used as is and left running.
+    An already initialized Ray runtime is used as is and left running. Before connecting,
+    the cluster's port must answer within :data:`CONNECT_TIMEOUT_S` seconds (Ray itself
+    retries for minutes).
+
+    Raises:
+        InvalidConfigError: ``address`` is not a Ray address, or no Ray cluster answers there.
     """
     import ray
 
@@ -110,13 +124,122 @@ def ray_runtime(address: str | None = None, num_cpus: int | None = None) -> Iter
     if address and address.startswith("ray://"):
         require("grpc", extra="cluster")  # Ray Client
     if address:
-        ray.init(address=address, **options)
+        check_reachable(address)
+        try:
+            ray.init(address=address, **options)
+        except ConnectionError as err:
+            raise InvalidConfigError(f"--address {address}: cannot connect to Ray there: {err}") from err
     else:
         ray.init(num_cpus=num_cpus or os.cpu_count() or 1, **options)
     try:
         yield
     finally:
         ray.shutdown()
+
+
+def check_reachable(address: str, timeout_s: float = CONNECT_TIMEOUT_S) -> None:
+    """Raise unless a Ray cluster's port answers at ``address`` within ``timeout_s`` seconds.
+
+    ``auto`` is the cluster this machine belongs to (``RAY_ADDRESS`` or the last one
+    ``ray start`` began here).
+
+    Raises:
+        InvalidConfigError: ``address`` is malformed, ``auto`` finds no cluster, or nothing
+            accepts a connection at its host and port.
+    """
+    import socket
+
+    try:
+        host_port = check_address(address)
+    except ValueError as err:
+        raise InvalidConfigError(f"--address: {err}.") from None
+    if host_port is None:
+        host_port = _local_cluster()
+        if host_port is None:
+            raise InvalidConfigError(
+                "--address auto: no Ray cluster runs on this machine (start one with `ray start --head`, "
+                "give its HOST:PORT, or leave --address out for a local Ray)."
+            )
+    host, port = host_port
+    try:
+        socket.create_connection((host, port), timeout=timeout_s).close()
+    except OSError as err:
+        timed_out = isinstance(err, TimeoutError)
+        reason = f"no answer in {timeout_s:g} s" if timed_out else (err.strerror or str(err))
+        raise InvalidConfigError(
+            f"--address {address}: no Ray cluster answers at {host}:{port} ({reason}). "
+            "Check the head's address and port (6379 for HOST:PORT, 10001 for ray://) and that it runs "
+            "(`ray status` on the head)."
+        ) from None
+
+
+def _local_cluster() -> tuple[str, int] | None:
+    """The host and port of the Ray cluster ``address="auto"`` finds, or None."""
+    from ray._private import services
+
+    try:
+        found = services.canonicalize_bootstrap_address("auto")
+    except Exception:  # a private API: when it fails, Ray's own connect reports the problem
+        logger.debug("Could not look up the local Ray cluster", exc_info=True)
+        return None
+    if not found:
+        return None
+    host, _, port = found.rpartition(":")
+    return host.strip("[]"), int(port)
+
+
+def check_experiment(experiment: Experiment, store: Store) -> None:
+    """The checks of ``experiment`` that need no Ray runtime, run before one starts.
+
+    The storage path must be writable (unless a Ray Client cluster writes it), every
+    ``prior.exclude`` name must be a task (resolved to store names in place), and on a local
+    run (no ``address``) the machine must have the GPUs one trial reserves.
+
+    Raises:
+        InvalidConfigError: One of these does not hold.
+    """
+    from meta_tune.tuning._paths import check_writable_folder
+
+    if not (experiment.address or "").startswith("ray://"):
+        check_writable_folder(experiment.storage_path, "storage_path (--results-dir)")
+    if experiment.prior.exclude:
+        _related_tasks(experiment, store)
+    gpus = experiment.resources.gpu
+    if experiment.address is None and gpus > 0:
+        import torch
+
+        found = torch.cuda.device_count()
+        if found < gpus:
+            raise InvalidConfigError(
+                f"resources.gpu (--gpus-per-trial) is {gpus:g}, but this machine has {found} GPU(s) that "
+                "torch can use: lower it (0 trains on the CPU; fractions share a GPU) or give --address of a "
+                "cluster with GPUs."
+            )
+
+
+def check_cluster_resources(experiment: Experiment) -> None:
+    """Raise unless the running Ray cluster has the CPUs and GPUs one trial reserves.
+
+    Called once Ray runs (on a cluster: after connecting), before any trial starts.
+
+    Raises:
+        InvalidConfigError: A trial would wait forever for resources the cluster lacks.
+    """
+    import ray
+
+    if not ray.is_initialized():  # Tune starts a local Ray with this machine's CPUs and GPUs
+        return
+    have = ray.cluster_resources()
+    for key, flag, need in (
+        ("CPU", "--cpus-per-trial", experiment.resources.cpu),
+        ("GPU", "--gpus-per-trial", experiment.resources.gpu),
+    ):
+        if need > 0 and have.get(key, 0.0) < need:
+            where = f"the Ray cluster at {experiment.address}" if experiment.address else "the local Ray"
+            raise InvalidConfigError(
+                f"resources.{key.lower()} ({flag}) is {need:g}, but {where} has {have.get(key, 0.0):g} "
+                f"{key}(s): no trial could ever start. Lower {flag}, or add nodes that have them."
+            )
 
 
 def tune_task(
@@ -218,7 +341,8 @@ def run_experiment(
 
     target = experiment.trainable
     if store_task is None:
-        store_task, family = target.store_task, target.family
+        store_task, family = target.store_task, target.store_family
+    check_experiment(experiment, store)
     metric, mode = experiment.metric, experiment.mode
     assert metric is not None and mode is not None  # filled in by Experiment's validation
     trainable, space, tunable = _trainable(experiment)
@@ -261,6 +385,7 @@ def run_experiment(
                 storage_path=str(storage_path),
                 verbose=0,
                 failure_config=tune.FailureConfig(max_failures=1),
+                checkpoint_config=tune.CheckpointConfig(num_to_keep=CHECKPOINTS_KEPT),
                 callbacks=[
                     # The task's space is its tunable space: runs that differ only in
                     # constants (seed, epochs, device) are runs of the same task.
@@ -273,6 +398,7 @@ def run_experiment(
             ),
         )
 
+    check_cluster_resources(experiment)
     resumed = False
     if resume:
         from meta_tune.store import has_experiment_checkpoint, restore_or_start
@@ -326,14 +452,46 @@ def _trainable(experiment: Experiment) -> tuple[Any, dict[str, Any], dict[str, A
 
 
 def _related_tasks(experiment: Experiment, store: Store) -> tuple[str, list[str]]:
-    """The prior's family and its store tasks, without the tuned task and the excluded ones."""
-    family = experiment.prior.family or experiment.trainable.family
-    if family == experiment.trainable.family and experiment.trainable.function is None:
+    """The prior's family and its store tasks, without the tuned task and the excluded ones.
+
+    The tuned task is left out at every length (``image/t`` and ``image@e2/t``).
+
+    Raises:
+        InvalidConfigError: A ``prior.exclude`` name is no task of the family.
+    """
+    target = experiment.trainable
+    family = experiment.prior.family or target.family
+    builtin = target.function is None
+    if family == target.family and builtin:
         from meta_tune.tuning._shipped import load_shipped
 
         load_shipped(store, family)
-    skip = {experiment.trainable.store_task, *experiment.prior.exclude}
-    return family, [t.name for t in store.list_tasks(family) if t.name not in skip]
+    tasks = [t.name for t in store.list_tasks(family)]
+    exclude = task_names(store, family, experiment.prior.exclude, what="prior.exclude")
+    skip = {target.store_task, f"{target.family}/{target.task}", *exclude}
+    return family, [t for t in tasks if t not in skip]
+
+
+def task_names(store: Store, family: str, names: Sequence[str], *, what: str) -> list[str]:
+    """The store names of tasks of ``family`` that the user named (``--exclude``, ``prior.exclude``).
+
+    Names follow ``meta-tune run --task``: ``fashion_mnist_n2000`` is the family's task
+    ``<family>/fashion_mnist_n2000``; a whole store name (``image/fashion_mnist_n2000``) is
+    itself. Known are the family's tasks in ``store`` and, for a built-in family (or its
+    ``@e<epochs>`` variant), its tasks that have no runs yet.
+
+    Raises:
+        InvalidConfigError: A name is no such task; the message lists the known ones, close
+            matches first.
+    """
+    from meta_tune import trainables
+
+    known = [t.name for t in store.list_tasks(family)]
+    base = family.partition("@")[0]
+    if base in trainables.names():
+        with contextlib.suppress(MetaTuneError):  # its extra is not installed: the store's tasks only
+            known += [f"{family}/{task}" for task in trainables.get(base).tasks]
+    return resolve_tasks(names, family=family, known=known, what=what)
 
 
 def _prior(

@@ -70,8 +70,8 @@ def test_every_problem_is_one_line_naming_its_place_and_the_valid_choices(tmp_pa
     assert "  trainable: Unknown image task 'no_such_task'. Use one of digits," in joined
     assert f"  searcher.name: Unknown searcher 'bohb'; choose from {', '.join(searchers.names())}." in joined
     assert "  scheduler.options: scheduler 'asha': grace: unknown option (its options: grace_period, " in joined
-    assert "  samples: Input should be greater than or equal to 1" in joined
-    assert "  resources.gpu: Input should be greater than or equal to 0" in joined
+    assert "  samples: 0 is out of range: it must be >= 1" in joined
+    assert "  resources.gpu: -1 is out of range: it must be >= 0" in joined
     assert "  sampels: unknown setting" in joined
 
 

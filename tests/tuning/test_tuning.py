@@ -46,18 +46,20 @@ def test_collect_records_whole_curves_and_resumes_without_losing_trials(
     ray_session: None, tmp_path: Path
 ) -> None:
     store = Store(f"sqlite:///{tmp_path / 'store.db'}")
+    # 2 epochs are not the family's standard 6: recorded apart from the standard-length history.
     collect(IMAGE, ["digits_5to9"], samples=2, epochs=2, store=store, storage_path=tmp_path / "ray")
-    first = store.trials("image/digits_5to9")
+    first = store.trials("image@e2/digits_5to9")
     assert len(first) == 2 and (first["training_iteration"] == 2).all()
-    assert store.get_task("image/digits_5to9").family == "image"
-    assert len(store.curves("image/digits_5to9")) == 4
+    assert store.get_task("image@e2/digits_5to9").family == "image@e2"
+    assert len(store.curves("image@e2/digits_5to9")) == 4
     # Asking for 3 trials runs only the missing one and keeps the first two as they were.
     collect(IMAGE, ["digits_5to9"], samples=3, epochs=2, store=store, storage_path=tmp_path / "ray")
-    after = store.trials("image/digits_5to9")
+    after = store.trials("image@e2/digits_5to9")
     assert len(after) == 3
     pd.testing.assert_frame_equal(after.head(2), first)
-    history = store.history(family="image")
-    assert set(history["task"]) == {"image/digits_5to9"} and history["config:task"].eq("digits_5to9").all()
+    history = store.history(family="image@e2")
+    assert set(history["task"]) == {"image@e2/digits_5to9"} and history["config:task"].eq("digits_5to9").all()
+    assert store.history(family="image").empty
 
 
 @pytest.mark.integration
@@ -65,8 +67,9 @@ def test_compare_runs_both_searchers_with_a_prior_that_never_saw_the_task(
     ray_session: None, tmp_path: Path
 ) -> None:
     store = Store(f"sqlite:///{tmp_path / 'store.db'}")
-    collect(IMAGE, ["digits_5to9", "digits_0to4"], samples=4, epochs=2, store=store,
-            storage_path=tmp_path / "ray")
+    for task in ("digits_5to9", "digits_0to4"):  # a small image history, recorded as the family's
+        tune_task(IMAGE, task, searcher="random", scheduler="fifo", samples=4, epochs=2, store=store,
+                  store_task=f"image/{task}", family="image", storage_path=tmp_path / "ray", constants=TINY)
     runs = compare(IMAGE, "digits_0to4", searchers=["prior", "hyperopt"], samples=3, seeds=[0], epochs=2,
                    store=store, storage_path=tmp_path / "ray")
     assert list(runs.groupby("searcher").size()) == [3, 3]
@@ -118,9 +121,12 @@ def test_run_and_demo_commands(ray_session: None, tmp_path: Path, monkeypatch: p
     result = runner.invoke(cli, [*args, "run", "--task", "digits_5to9", "--searcher", "random", "--samples", "3",
                                  *common])
     assert result.exit_code == 0, result.output
-    assert "Best accuracy" in result.output and "meta-tune store show image/digits_5to9" in result.output
-    # The demo learns its prior from the store's image history (here: the run above).
+    assert "Best accuracy" in result.output and "meta-tune store show image@e2/digits_5to9" in result.output
+    # The demo learns its prior from the store's image history (here: a small one made below).
     monkeypatch.setattr(_shipped, "SHIPPED_DIR", tmp_path / "nothing-shipped")
+    tune_task(IMAGE, "digits_5to9", searcher="random", scheduler="fifo", samples=3, epochs=2,
+              store=Store(store_url), store_task="image/digits_5to9", family="image",
+              storage_path=tmp_path / "ray", constants=TINY)
     result = runner.invoke(cli, [*args, "demo", "--task", "digits_0to4", "--samples", "3", "--seeds", "0",
                                  "--out", str(tmp_path / "demo"), *common])
     assert result.exit_code == 0, result.output
@@ -136,3 +142,31 @@ def test_trainables_command_lists_families_and_tasks() -> None:
     assert result.exit_code == 0, result.output
     assert "image: " in result.output and "fashion_mnist_n2000" in result.output
     assert "metric accuracy (max)" in result.output
+
+
+@pytest.mark.integration
+def test_a_short_run_records_apart_and_keeps_one_checkpoint_per_trial(ray_session: None, tmp_path: Path) -> None:
+    from meta_tune.tuning._run import CHECKPOINTS_KEPT
+
+    (tmp_path / "exp.yaml").write_text(
+        "trainable: {family: image, task: digits_0to4, epochs: 3, constants: {width: 8, blocks: 1}}\n"
+        "searcher: random\nscheduler: fifo\nsamples: 2\nconcurrency: 2\n"
+        f"storage_path: {tmp_path / 'ray'}\n"
+    )
+    url = f"sqlite:///{tmp_path / 'store.db'}"
+    result = CliRunner().invoke(cli, ["--store", url, "run", str(tmp_path / "exp.yaml")])
+    assert result.exit_code == 0, result.output
+    # 3 epochs are not the image family's 6: the trials go apart, and the user is told where.
+    assert "3 epochs differ from the image family's 6: trials are recorded as image@e3/digits_0to4" in result.output
+    store = Store(url)
+    assert {(t.name, t.family) for t in store.list_tasks()} == {("image@e3/digits_0to4", "image@e3")}
+    assert (store.trials("image@e3/digits_0to4")["training_iteration"] == 3).all()
+    # Every epoch saved a checkpoint; only the last one (what resuming needs) is kept.
+    folders = [path for path in (tmp_path / "ray" / "image@e3_digits_0to4").iterdir() if path.is_dir()]
+    assert len(folders) == 2
+    for folder in folders:
+        assert len(list(folder.glob("checkpoint_*"))) == CHECKPOINTS_KEPT == 1, sorted(folder.iterdir())
+    # A trial needing more CPUs than the running Ray has is refused before it could wait forever.
+    result = CliRunner().invoke(cli, ["--store", url, "run", str(tmp_path / "exp.yaml"), "--cpus-per-trial", "3"])
+    assert result.exit_code != 0
+    assert "resources.cpu (--cpus-per-trial) is 3, but the local Ray has 2 CPU(s)" in str(result.exception)
