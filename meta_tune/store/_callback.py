@@ -139,7 +139,7 @@ class StoreCallback(Callback):
         space: SearchSpace | None = None
         if self.space is None:
             space = run.space
-            if space is None:
+            if space is None and run.in_tune:
                 logger.info(
                     "StoreCallback: the Tune run of task %r has no search space of Tune domains to record%s; "
                     "pass StoreCallback(space=param_space) to record one.",
@@ -309,8 +309,12 @@ class StoreCallback(Callback):
 
 @dataclass(frozen=True)
 class RunSettings:
-    """What a Tune run was told to tune: its metric, mode and search space (None: unknown)."""
+    """What a Tune run was told to tune: its metric, mode and search space (None: unknown).
 
+    ``in_tune`` is False for a callback used outside a Tune run (driven by hand).
+    """
+
+    in_tune: bool = False
     metric: str | None = None
     mode: str | None = None
     space: SearchSpace | None = None
@@ -357,7 +361,7 @@ def _tune_run_settings() -> RunSettings:
             if isinstance(found, SearchSpace) and len(found):
                 space, problem = found, None
                 break
-    return RunSettings(metric=metric, mode=mode, space=space, space_problem=problem)
+    return RunSettings(in_tune=True, metric=metric, mode=mode, space=space, space_problem=problem)
 
 
 def _space_of(config: Any) -> tuple[SearchSpace | None, str | None]:
