@@ -218,19 +218,44 @@ def _kill_session(pid: int) -> None:
                     os.kill(int(entry.name), signal.SIGKILL)
 
 
-@pytest.mark.integration
-@pytest.mark.slow
-def test_a_killed_run_resumes_where_it_stopped_and_records_every_trial_once(
-    ray_session: None, tmp_path: Path
-) -> None:
+CHECKPOINTING_TRAINABLE = '''
+import json
+import os
+import tempfile
+import time
+from ray import tune
+
+def train(config):
+    start = 0
+    checkpoint = tune.get_checkpoint()
+    if checkpoint is not None:
+        with checkpoint.as_directory() as folder:
+            with open(os.path.join(folder, "state.json")) as file:
+                start = json.load(file)["step"]
+    for step in range(start, 4):
+        time.sleep(0.3)
+        with tempfile.TemporaryDirectory() as folder:
+            with open(os.path.join(folder, "state.json"), "w") as file:
+                json.dump({"step": step + 1}, file)
+            tune.report({"loss": (config["x"] - 0.3) ** 2 + 0.1 / (step + 1)},
+                        checkpoint=tune.Checkpoint.from_directory(folder))
+'''
+
+
+def _kill_and_resume(tmp_path: Path, source: str, max_t: int) -> str:
+    """Start ``meta-tune run`` on ``source``'s trainable, SIGKILL it after 3 trials, ``--resume`` it.
+
+    Returns the store URL; the run folder is ``tmp_path/ray/resumable``.
+    """
     import ray
 
     from meta_tune.store import has_experiment_checkpoint
 
-    (tmp_path / "slow.py").write_text(SLOW_TRAINABLE)
+    (tmp_path / "slow.py").write_text(source)
     (tmp_path / "exp.yaml").write_text(
         "name: resumable\n"
-        "trainable: {function: slow.py:train, family: toy, task: t1, space: {x: {uniform: [0, 1]}}, max_t: 3}\n"
+        "trainable: {function: slow.py:train, family: toy, task: t1, space: {x: {uniform: [0, 1]}}, "
+        f"max_t: {max_t}}}\n"
         "metric: loss\nmode: min\nsearcher: hyperopt\nscheduler: fifo\nsamples: 8\nconcurrency: 2\n"
         f"storage_path: {tmp_path / 'ray'}\n"
     )
@@ -255,8 +280,35 @@ def test_a_killed_run_resumes_where_it_stopped_and_records_every_trial_once(
     second = subprocess.run([*command, "--resume"], cwd=tmp_path, capture_output=True, text=True, timeout=180)
     assert second.returncode == 0, second.stdout[-3000:] + second.stderr[-3000:]
     assert "Resumed the interrupted run" in second.stdout
+    return url
+
+
+@pytest.mark.integration
+@pytest.mark.slow
+def test_a_killed_run_resumes_where_it_stopped_and_records_every_trial_once(
+    ray_session: None, tmp_path: Path
+) -> None:
+    url = _kill_and_resume(tmp_path, SLOW_TRAINABLE, max_t=3)
     trials = Store(url).trials("toy/t1")
     assert len(trials) == 8 and trials["trial_id"].is_unique and set(trials["status"]) == {"TERMINATED"}
+
+
+@pytest.mark.integration
+@pytest.mark.slow
+def test_a_killed_run_of_a_checkpointing_trainable_resumes_keeping_one_checkpoint_per_trial(
+    ray_session: None, tmp_path: Path
+) -> None:
+    from meta_tune.tuning._run import CHECKPOINTS_KEPT
+
+    url = _kill_and_resume(tmp_path, CHECKPOINTING_TRAINABLE, max_t=4)
+    trials = Store(url).trials("toy/t1")
+    assert len(trials) == 8 and trials["trial_id"].is_unique and set(trials["status"]) == {"TERMINATED"}
+    assert (trials["training_iteration"] == 4).all()
+    folders = [path for path in (tmp_path / "ray" / "resumable").iterdir() if path.is_dir()]
+    assert len(folders) >= 8
+    # Each trial checkpointed 4 times; Tune kept only the last.
+    assert all(len(list(folder.glob("checkpoint_*"))) <= CHECKPOINTS_KEPT for folder in folders)
+    assert sum(len(list(folder.glob("checkpoint_*"))) for folder in folders) >= 8
 
 
 def _finished(url: str) -> int:
