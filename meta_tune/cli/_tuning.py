@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import math
 from pathlib import Path
 from typing import Any
@@ -430,6 +431,11 @@ def demo(
     if not seed_list:
         raise click.BadParameter("give at least one seed, e.g. 0,1,2", param_hint="--seeds")
     check_writable_folder(out, "--out")
+    # The plot needs matplotlib (the bench extra): said now, not after the whole demo.
+    can_plot = importlib.util.find_spec("matplotlib") is not None
+    if not can_plot:
+        click.echo("Note: matplotlib is not installed, so the demo saves no plot (pip install "
+                   "'meta-tune[bench]' for one); the tables and runs.csv come as usual.", err=True)
     width = _checked(ctx, spec.name, task, epochs=epochs, concurrency=concurrency, address=address,
                      results_dir=results_dir, seeds=seed_list).concurrency
     store = Store(ctx.obj["store_url"])
@@ -487,8 +493,11 @@ def demo(
         )
     else:
         click.echo("The prior searcher did not reach HyperOpt's final best on any seed.")
-    path = plot_comparison(runs, spec.metric, out / "comparison.png", f"{spec.name}/{task}")
-    click.echo(f"\nPlot: {path}   Every trial: {out / 'runs.csv'}   Store: meta-tune store ls")
+    if can_plot:
+        path = plot_comparison(runs, spec.metric, out / "comparison.png", f"{spec.name}/{task}")
+        click.echo(f"\nPlot: {path}   Every trial: {out / 'runs.csv'}   Store: meta-tune store ls")
+    else:
+        click.echo(f"\nEvery trial: {out / 'runs.csv'}   Store: meta-tune store ls")
 
 
 @click.command("trainables")

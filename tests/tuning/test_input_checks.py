@@ -298,3 +298,26 @@ def test_other_than_standard_epochs_are_recorded_apart_from_the_familys_history(
     assert (standard.store_task, standard.store_family) == ("image/fashion_mnist_n2000", "image")
     assert section(family="image", task="digits").store_task == "image/digits"
 
+
+
+# ---------------------------------------------------------------------------- the demo's plot
+def test_the_demo_without_matplotlib_says_so_first_and_still_gives_its_tables(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import sys
+    from contextlib import nullcontext
+
+    import pandas as pd
+
+    runs = pd.DataFrame({
+        "searcher": ["prior"] * 3 + ["hyperopt"] * 3, "seed": [0] * 6, "n": [1, 2, 3] * 2,
+        "finished_s": [1.0, 2.0, 3.0, 1.5, 2.5, 3.5], "best": [0.8, 0.9, 0.9, 0.5, 0.7, 0.85],
+    })
+    monkeypatch.setitem(sys.modules, "matplotlib", None)  # not installed
+    monkeypatch.setattr(meta_tune.tuning, "ray_runtime", lambda *a, **k: nullcontext())
+    monkeypatch.setattr(meta_tune.tuning, "compare", lambda *a, **k: runs)
+    code, output = invoke(tmp_path, "demo", "--samples", "3", "--out", str(tmp_path / "demo"))
+    assert code == 0, output
+    assert output.index("matplotlib is not installed, so the demo saves no plot") < output.index("Tuning")
+    assert "Best accuracy after n trials" in output and (tmp_path / "demo" / "runs.csv").is_file()
+    assert not (tmp_path / "demo" / "comparison.png").exists()
