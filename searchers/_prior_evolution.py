@@ -1,14 +1,17 @@
-"""PriorEvolutionSearcher: nevergrad's CMA-ES (or DE, NGOpt) warm-started by a meta-learned prior.
+"""PriorEvolutionSearcher: CMA-ES, DE, NGOpt, a genetic algorithm or OpenAI-ES warm-started by a prior.
 
 References:
     Nomura et al., Warm starting CMA-ES for hyperparameter optimization, AAAI 2021.
     Hansen, The CMA evolution strategy: a tutorial, arXiv:1604.00772, 2016.
     Rapin and Teytaud, Nevergrad - a gradient-free optimization platform, 2018.
+    Salimans et al., Evolution strategies as a scalable alternative to reinforcement
+    learning, arXiv:1703.03864, 2017 (OpenAI-ES).
 """
 
 from __future__ import annotations
 
 import logging
+import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
@@ -25,8 +28,10 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-EvolutionOptimizer = Literal["cma", "de", "ngopt"]
-_OPTIMIZERS: tuple[str, ...] = ("cma", "de", "ngopt")
+EvolutionOptimizer = Literal["cma", "de", "ngopt", "ga", "es"]
+_OPTIMIZERS: tuple[str, ...] = ("cma", "de", "ngopt", "ga", "es")
+#: The genetic algorithm's share of offspring made by crossover (the rest by mutation alone).
+_GA_CROSSOVER = 0.5
 # Proposals that decode to an already finished config are told its value and redrawn this often.
 _MAX_REDRAWS = 10
 # nevergrad's CMA (``_CMA.es`` in optimizerlib, 1.0.12) multiplies sigma0 by this for a fully
@@ -51,12 +56,15 @@ class PriorEvolutionConfig(TransferConfig):
             which nevergrad warns that the bounds are too close.
         num_workers: Trials expected to run side by side (``ConcurrencyLimiter``); CMA's
             population is at least this large and NGOpt picks an algorithm for it.
+        population: Population of ``"ga"`` and ``"es"`` (None: ``max(8, 2 * num_workers)``
+            for the GA, OpenAI-ES's own rule for ES).
     """
 
     warm_start: bool = True
     min_sigma: float = 0.05
     max_sigma: float = 0.3
     num_workers: int = 1
+    population: int | None = None
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -67,6 +75,8 @@ class PriorEvolutionConfig(TransferConfig):
             )
         if self.num_workers < 1:
             raise InvalidConfigError(f"num_workers must be >= 1, got {self.num_workers}")
+        if self.population is not None and self.population < 2:
+            raise InvalidConfigError(f"population must be >= 2 or None, got {self.population}")
 
 
 class PriorEvolutionSearcher(TransferSearcher):
@@ -118,8 +128,11 @@ class PriorEvolutionSearcher(TransferSearcher):
             prior: The prior fitted for this space (:func:`meta_tune.priors.fit`).
             history: Or past trials to fit the prior on at the first suggestion; with
                 neither, the optimizer starts from the middle of the space.
-            optimizer: ``"cma"`` (CMA-ES), ``"de"`` (differential evolution) or ``"ngopt"``
-                (nevergrad's algorithm selector, which needs a budget).
+            optimizer: ``"cma"`` (CMA-ES), ``"de"`` (differential evolution), ``"ngopt"``
+                (nevergrad's algorithm selector, which needs a budget), ``"ga"`` (a genetic
+                algorithm: nevergrad's evolution strategy with truncation selection over
+                parents and offspring, arithmetic crossover and Gaussian mutation) or
+                ``"es"`` (OpenAI-ES: mirrored sampling, rank-shaped natural gradient).
             budget: Trials the optimizer plans for (default: Tune's ``num_samples``).
             metric: The metric (else set by Tune).
             mode: ``"min"`` or ``"max"`` (else set by Tune).
@@ -245,6 +258,18 @@ class PriorEvolutionSearcher(TransferSearcher):
             self._opt = family(param, budget=budget, num_workers=workers)
         elif self._optimizer_name == "de":
             self._opt = ng.optimizers.DE(param, budget=budget, num_workers=workers)
+        elif self._optimizer_name == "ga":
+            size = self._config.population or max(8, 2 * workers)
+            family = ng.families.EvolutionStrategy(
+                recombination_ratio=_GA_CROSSOVER, popsize=size, offsprings=size, ranker="simple"
+            )
+            with warnings.catch_warnings():  # "ES algorithms are inefficient with budget < 60"
+                warnings.simplefilter("ignore", ng.errors.InefficientSettingsWarning)
+                self._opt = family(param, budget=budget, num_workers=workers)
+        elif self._optimizer_name == "es":
+            from meta_tune.searchers._openai_es import OpenAIES
+
+            self._opt = OpenAIES(param, budget=budget, num_workers=workers, popsize=self._config.population)
         else:
             if budget is None:
                 raise InvalidConfigError(

@@ -189,7 +189,7 @@ _ENTRIES: dict[str, SearcherEntry] = {
         ),
         SearcherEntry(
             "prior_evolution",
-            "PriorEvolutionSearcher: the portfolio, then nevergrad CMA-ES/DE/NGOpt started at the prior",
+            "PriorEvolutionSearcher: the portfolio, then CMA-ES/DE/NGOpt/GA/OpenAI-ES started at the prior",
             _prior_evolution,
             needs_prior=True,
             config="meta_tune.searchers._prior_evolution:PriorEvolutionConfig",

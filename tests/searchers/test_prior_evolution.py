@@ -12,10 +12,11 @@ from ray import tune
 from ray.tune.search import ConcurrencyLimiter, Searcher
 
 import meta_tune.priors
+from meta_tune import searchers
 from meta_tune.errors import InvalidConfigError
 from meta_tune.searchers import PriorEvolutionConfig, PriorEvolutionSearcher
 from meta_tune.space import SearchSpace
-from meta_tune.testing import CONTRACT_SPACE
+from meta_tune.testing import CONTRACT_SPACE, SearcherContract
 from meta_tune.testing._searcher_contract import objective
 from tests.priors.test_prior import SPACE, loss
 
@@ -72,8 +73,8 @@ def test_the_warm_start_centres_the_first_samples_on_the_prior(related: meta_tun
     assert np.mean([c["act"] == "tanh" for c in warm]) > 0.6
 
 
-@pytest.mark.parametrize("optimizer", ["de", "ngopt"])
-def test_de_and_ngopt_run_and_restore_exactly(
+@pytest.mark.parametrize("optimizer", ["de", "ngopt", "ga", "es"])
+def test_de_ngopt_ga_and_es_run_and_restore_exactly(
     related: meta_tune.priors.Prior, optimizer: Any, tmp_path: Path
 ) -> None:
     def make() -> PriorEvolutionSearcher:
@@ -105,15 +106,17 @@ def test_ngopt_takes_trials_side_by_side(related: meta_tune.priors.Prior) -> Non
 
 
 def test_bad_settings_are_refused(related: meta_tune.priors.Prior) -> None:
-    with pytest.raises(InvalidConfigError, match=r"optimizer must be one of \['cma', 'de', 'ngopt'\]"):
+    with pytest.raises(InvalidConfigError, match=r"optimizer must be one of \['cma', 'de', 'ngopt', 'ga', 'es'\]"):
         PriorEvolutionSearcher(prior=related, optimizer="pso")  # type: ignore[arg-type]
     with pytest.raises(InvalidConfigError, match="optimizer='ngopt' needs a budget"):
         PriorEvolutionSearcher(dict(SPACE), prior=related, optimizer="ngopt", metric="acc", mode="max")
     with pytest.raises(InvalidConfigError, match="min_sigma <= max_sigma"):
         PriorEvolutionConfig(min_sigma=0.2, max_sigma=0.1)
+    with pytest.raises(InvalidConfigError, match="population must be >= 2"):
+        PriorEvolutionConfig(population=1)
 
 
-@pytest.mark.parametrize("optimizer", ["cma", "de"])
+@pytest.mark.parametrize("optimizer", ["cma", "de", "ga", "es"])
 def test_a_conditional_space_gives_valid_configs_of_both_branches(
     contract_prior: meta_tune.priors.Prior, optimizer: Any
 ) -> None:
@@ -143,3 +146,39 @@ def test_a_one_dimensional_space_works() -> None:
         config = searcher.suggest(f"t{i}")
         assert config is not None and 0.0 <= config["x"] <= 1.0
         searcher.on_trial_complete(f"t{i}", {"loss": (config["x"] - 0.3) ** 2})
+
+
+@pytest.mark.parametrize("optimizer", ["ga", "es"])
+def test_the_ga_and_es_start_at_the_prior_and_improve_on_their_first_generation(
+    related: meta_tune.priors.Prior, optimizer: Any
+) -> None:
+    def mean_loss(warm_start: bool, seed: int) -> tuple[float, float]:
+        config = PriorEvolutionConfig(max_portfolio=0, warm_start=warm_start, population=8)
+        searcher = PriorEvolutionSearcher(prior=related, optimizer=optimizer, config=config, seed=seed)
+        searcher.set_search_properties("acc", "max", dict(SPACE), num_samples=48)
+        losses = [loss(c) for c in run(searcher, 48)]
+        return float(np.mean(losses[:8])), float(np.mean(losses[-8:]))
+
+    warm = np.array([mean_loss(True, s) for s in range(4)])
+    cold = np.array([mean_loss(False, s) for s in range(4)])
+    assert warm[:, 0].mean() < 0.6 * cold[:, 0].mean()  # the first generation comes from the prior
+    assert warm[:, 1].mean() < warm[:, 0].mean() and cold[:, 1].mean() < cold[:, 0].mean()  # and it learns
+
+
+class TestGeneticAlgorithmContract(SearcherContract):
+    """The shared contract with ``optimizer="ga"`` (the registry's entry runs it with CMA-ES)."""
+
+    optimizer = "ga"
+
+    @pytest.fixture(autouse=True)
+    def _prior(self, contract_prior: meta_tune.priors.Prior) -> None:
+        self.prior = contract_prior
+
+    def make(self, **kwargs: Any) -> Searcher:
+        return searchers.build("prior_evolution", prior=self.prior, options={"optimizer": self.optimizer}, **kwargs)
+
+
+class TestEvolutionStrategyContract(TestGeneticAlgorithmContract):
+    """The shared contract with ``optimizer="es"`` (OpenAI-ES)."""
+
+    optimizer = "es"
