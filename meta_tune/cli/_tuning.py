@@ -115,13 +115,14 @@ def _epochs_note(section: Any) -> str | None:
     """What the user must know when trials run other than the family's standard epochs."""
     if section.standard_epochs:
         return None
-    from meta_tune import trainables
+    from meta_tune.tuning._experiment import history_epochs
 
-    standard = trainables.get(section.family).epochs
+    standard = history_epochs(section.family)
     return (
-        f"Note: {section.epochs} epochs differ from the {section.family} family's {standard}: "
-        f"trials are recorded as {section.store_task} (family {section.store_family}), apart from the "
-        f"{section.family} history that priors learn from, so curves of different lengths never mix."
+        f"Note: {section.run_epochs} epochs per trial differ from the {standard} of the {section.family} "
+        f"history: trials are recorded as {section.store_task} (family {section.store_family}), apart from "
+        f"the history that priors learn from, so curves of different lengths never mix (--epochs {standard} "
+        "records with it)."
     )
 
 
@@ -502,12 +503,15 @@ def demo(
 
 @click.command("trainables")
 def trainables_() -> None:
-    """List the trainable families with their metric, default epochs and tasks."""
+    """List the trainable families with their metric, default epochs (and their history's) and tasks."""
     from meta_tune import trainables
+    from meta_tune.tuning._experiment import history_epochs
 
     for name in trainables.names():
         spec = trainables.get(name)
         click.echo(f"{name}: {spec.description}")
-        click.echo(f"  metric {spec.metric} ({spec.mode}), {spec.epochs} epochs by default")
+        history = history_epochs(name)
+        shipped = "" if history == spec.epochs else f"; its shipped history {history} (--epochs {history})"
+        click.echo(f"  metric {spec.metric} ({spec.mode}), {spec.epochs} epochs by default{shipped}")
         paths = " (or a path to your own data)" if spec.accepts_paths else ""
         click.echo(f"  tasks{paths}: {', '.join(spec.tasks)}")

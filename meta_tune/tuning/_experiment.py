@@ -120,29 +120,59 @@ class TrainableSection(_Section):
         return space
 
     @property
-    def standard_epochs(self) -> bool:
-        """Whether trials run a built-in family's standard length (a user trainable's always do)."""
-        if self.function is not None or self.epochs is None:
-            return True
+    def run_epochs(self) -> int | None:
+        """Epochs per trial of a built-in family: ``epochs`` or the family's default (None: a user's)."""
+        if self.function is not None:
+            return None
         from meta_tune import trainables
 
-        return self.epochs == trainables.get(self.family).epochs
+        return self.epochs or trainables.get(self.family).epochs
+
+    @property
+    def standard_epochs(self) -> bool:
+        """Whether trials run as long as the family's history (:func:`history_epochs`)."""
+        epochs = self.run_epochs
+        return epochs is None or epochs == history_epochs(self.family)
 
     @property
     def store_family(self) -> str:
         """The store family its trials are recorded in: ``family``, or ``<family>@e<epochs>``.
 
-        Runs of a built-in family with other than its standard epochs are kept apart from
-        the standard-length history (the shipped one included), so that priors and learned
-        stopping never mix curves of different lengths; runs of the same length share a
-        family and can learn from each other (``prior.family: image@e2``).
+        Runs of a built-in family with other epochs than its history's (:func:`history_epochs`)
+        are kept apart from it (the shipped one included), so that priors and learned stopping
+        never mix curves of different lengths; runs of the same length share a family and can
+        learn from each other (``prior.family: image@e2``).
         """
-        return self.family if self.standard_epochs else f"{self.family}@e{self.epochs}"
+        return self.family if self.standard_epochs else f"{self.family}@e{self.run_epochs}"
 
     @property
     def store_task(self) -> str:
         """The store task its trials are recorded under: ``<store_family>/<task>``."""
         return f"{self.store_family}/{self.task}"
+
+
+@functools.cache
+def history_epochs(family: str) -> int:
+    """The epochs per trial of a built-in family's history: its shipped one's, else its default.
+
+    The shipped text, rl and meta histories are shorter than those families' default trials
+    (see docs/trainables.md); a run of another length is recorded apart from them.
+    """
+    from meta_tune import trainables
+    from meta_tune.tuning._shipped import shipped_archive
+
+    default = trainables.get(family).epochs
+    path = shipped_archive(family)
+    if path is None:
+        return default
+    import pyarrow.compute
+    import pyarrow.parquet
+
+    try:
+        longest = pyarrow.compute.max(pyarrow.parquet.read_table(path, columns=["training_iteration"])[0])
+    except (OSError, KeyError, ValueError, pyarrow.ArrowException):  # read by load_shipped, which says why
+        return default
+    return int(longest.as_py() or default)
 
 
 class _Named(_Section):

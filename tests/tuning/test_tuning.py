@@ -142,6 +142,8 @@ def test_trainables_command_lists_families_and_tasks() -> None:
     assert result.exit_code == 0, result.output
     assert "image: " in result.output and "fashion_mnist_n2000" in result.output
     assert "metric accuracy (max)" in result.output
+    # The text history is shorter than the text family's default trials: the listing says so.
+    assert "10 epochs by default; its shipped history 5 (--epochs 5)" in result.output
 
 
 @pytest.mark.integration
@@ -156,8 +158,9 @@ def test_a_short_run_records_apart_and_keeps_one_checkpoint_per_trial(ray_sessio
     url = f"sqlite:///{tmp_path / 'store.db'}"
     result = CliRunner().invoke(cli, ["--store", url, "run", str(tmp_path / "exp.yaml")])
     assert result.exit_code == 0, result.output
-    # 3 epochs are not the image family's 6: the trials go apart, and the user is told where.
-    assert "3 epochs differ from the image family's 6: trials are recorded as image@e3/digits_0to4" in result.output
+    # 3 epochs are not the 6 of the image history: the trials go apart, and the user is told where.
+    assert ("3 epochs per trial differ from the 6 of the image history: trials are recorded as "
+            "image@e3/digits_0to4") in result.output
     store = Store(url)
     assert {(t.name, t.family) for t in store.list_tasks()} == {("image@e3/digits_0to4", "image@e3")}
     assert (store.trials("image@e3/digits_0to4")["training_iteration"] == 3).all()
