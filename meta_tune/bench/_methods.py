@@ -175,12 +175,13 @@ def random_history(scenario: Scenario, tasks: Sequence[str], *, n_per_task: int,
     """
     import pandas as pd
 
-    from meta_tune.space import SearchSpace, flatten
+    from meta_tune.space import SearchSpace
 
     space = SearchSpace.from_tune(scenario.param_space())
     frames = []
     for i, task in enumerate(tasks):
         configs = space.sample(np.random.default_rng([seed, i]), n_per_task)
         results = scenario.evaluate(task, configs)
-        frames.append(pd.DataFrame([{"task": task, **flatten(c), **r} for c, r in zip(configs, results)]))
+        rows = [{"task": task, **space.flatten(c), **r} for c, r in zip(configs, results)]
+        frames.append(pd.DataFrame(rows))
     return pd.concat(frames, ignore_index=True)

@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import pandas as pd
 
 from meta_tune.errors import InvalidConfigError
-from meta_tune.space import flatten
+from meta_tune.space import SearchSpace
 
 if TYPE_CHECKING:
     from ray.tune.schedulers import TrialScheduler
@@ -129,6 +129,7 @@ def simulate(
             "without them (Tune rejects this case the same way) so that the run's are used."
         )
     constants = _constants(param_space)
+    flatten = SearchSpace.from_tune(param_space).flatten
 
     events: list[tuple[float, int, int, str]] = []  # (time, trial, step, trial_id)
     trials: dict[str, _Trial] = {}
@@ -177,7 +178,7 @@ def simulate(
         if step < 0:
             rule.on_trial_error(None, trial)
             searcher.on_trial_complete(trial_id, result=None, error=True)
-            rows.append(trial.row(config.metric, now, None))
+            rows.append(trial.row(config.metric, now, None, flatten))
             free += 1
             continue
         result = _result(trial, step, now, config)
@@ -198,7 +199,7 @@ def simulate(
         if decision == TrialScheduler.STOP or last:
             rule.on_trial_complete(None, trial, result)
             searcher.on_trial_complete(trial_id, result=result, error=False)
-            rows.append(trial.row(config.metric, now, result))
+            rows.append(trial.row(config.metric, now, result, flatten))
             free += 1
         else:
             step_time = float(trial.steps[step + 1].get(config.time_key, 0.0))
@@ -216,7 +217,13 @@ class _Trial:
     error: str | None = None
     stopped: bool = False
 
-    def row(self, metric: str, end: float, result: Mapping[str, Any] | None) -> dict[str, Any]:
+    def row(
+        self,
+        metric: str,
+        end: float,
+        result: Mapping[str, Any] | None,
+        flatten: Callable[[Mapping[str, Any]], dict[str, Any]],
+    ) -> dict[str, Any]:
         value = math.nan if result is None else float(result.get(metric, math.nan))
         return {
             "trial": self.index,

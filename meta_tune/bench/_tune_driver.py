@@ -21,7 +21,7 @@ from ray.tune import Callback
 
 from meta_tune.bench._scenario import RUNTIME_KEY, Scenario
 from meta_tune.bench._simulator import Objective, SimulationConfig
-from meta_tune.space import flatten
+from meta_tune.space import SearchSpace
 
 if TYPE_CHECKING:
     from ray.tune.schedulers import TrialScheduler
@@ -123,6 +123,7 @@ def run_tune(
         run_config=tune.RunConfig(storage_path=str(storage_path), callbacks=[recorder], verbose=0),
     )
     results = tuner.fit()
+    flatten = SearchSpace.from_tune(param_space).flatten
     by_id = {r.metrics.get("trial_id"): r for r in (results[i] for i in range(len(results))) if r.metrics}
     rows = []
     for index, (trial_id, trial_config) in enumerate(recorder.started):

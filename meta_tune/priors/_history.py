@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import math
 import warnings
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -94,7 +94,7 @@ def read_history(
     if mode not in ("min", "max"):
         raise InvalidConfigError(f"mode must be 'min' or 'max', got {mode!r}")
     frame = _last_steps(history)
-    _check_columns(frame.columns, space, metric)
+    _check_columns(frame.columns, space, metric, other_metrics=history.attrs.get("metrics", ()))
 
     values = pd.to_numeric(frame[metric], errors="coerce").to_numpy(dtype=float)
     finished = _finished(frame)
@@ -181,7 +181,14 @@ def _last_steps(history: pd.DataFrame) -> pd.DataFrame:
     return order.drop_duplicates(subset=["task", "trial_id"], keep="last").sort_index()
 
 
-def _check_columns(columns: pd.Index, space: SearchSpace, metric: str) -> None:
+def _check_columns(
+    columns: pd.Index, space: SearchSpace, metric: str, other_metrics: Iterable[str] = ()
+) -> None:
+    """The history must share a parameter with the space; warn about what does not match.
+
+    It warns about parameters the history lacks and columns that are neither parameters nor
+    metrics (``other_metrics``: the columns the store knows are metrics).
+    """
     present = {str(c) for c in columns}
     params = space.flat_keys(constants=False)
     matched = [k for k in params if k in present]
@@ -192,7 +199,7 @@ def _check_columns(columns: pd.Index, space: SearchSpace, metric: str) -> None:
             "to the space's flattened parameter names (nested keys joined with '/')."
         )
     missing = [k for k in params if k not in present]
-    known = set(space.flat_keys()) | RESERVED_COLUMNS | {metric}
+    known = set(space.flat_keys()) | RESERVED_COLUMNS | {metric, *other_metrics}
     extra = sorted(c for c in present if c not in known and not c.startswith(META_PREFIX))
     if missing or extra:
         warnings.warn(

@@ -158,7 +158,5 @@ def _hashable(values: pd.Series) -> list[Any]:
 
 def _flat_values(space: SearchSpace, config: Mapping[str, Any]) -> dict[str, Any]:
     """A config's value for each parameter name (a categorical by its category's value)."""
-    from meta_tune.space import flatten
-
-    flat = flatten(config)
+    flat = space.flatten(config)
     return {name: flat.get(name) for name in space.names if name in flat}

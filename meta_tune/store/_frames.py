@@ -92,7 +92,9 @@ def _frame(
         config = {params[k]: v for k, v in c.items()}
         records.append({**b, **config, **{renamed[k]: v for k, v in m.items()}, **t})
     columns = [*base_columns, *params.values(), *renamed.values(), *tail_columns]
-    return pd.DataFrame.from_records(records, columns=columns)
+    frame = pd.DataFrame.from_records(records, columns=columns)
+    frame.attrs["metrics"] = list(renamed.values())  # so that a reader can tell them from parameters
+    return frame
 
 
 def config_flattener(task: str, spaces: Spaces | None) -> Callable[[Mapping[str, Any]], dict[str, Any]]:

@@ -805,7 +805,11 @@ class Store:
             for name in wanted - {t.name for t in self.list_tasks()}:
                 self.get_task(name)  # raises the helpful error
             infos = [t for t in infos if t.name in wanted]
-        return history_frame(self._rows([t.name for t in infos])[0], infos)
+        frame = history_frame(self._rows([t.name for t in infos])[0], infos)
+        which = "the tasks asked for" if tasks is not None else "the store"
+        which = f"family {family!r}" if family else which
+        frame.attrs["source"] = f"{which} in {mask_url(self.url)}"
+        return frame
 
     def import_experiment(
         self,

@@ -136,3 +136,27 @@ def test_tunes_mode_is_checked_against_the_prior_when_tune_sets_it(caplog: pytes
     with caplog.at_level(logging.WARNING, logger="meta_tune.searchers"):
         assert searchers.PriorSearcher(prior=_prior()).set_search_properties("acc", "max", dict(CONTRACT_SPACE))
     assert any("fitted to minimize 'loss'" in r.getMessage() and "'acc'" in r.getMessage() for r in caplog.records)
+
+
+def test_an_empty_familys_error_names_the_family_and_the_store_without_its_password(tmp_path: Any) -> None:
+    store = Store(f"sqlite:///{tmp_path / 'store.db'}")
+    with pytest.raises(EmptyHistoryError, match=r"family 'my-model' in sqlite:///.*store\.db has none yet"):
+        meta_tune.priors.fit(store.history(family="my-model"), space=CONTRACT_SPACE, metric="loss", mode="min")
+
+
+def test_a_stored_history_with_several_metrics_fits_without_a_warning(tmp_path: Any) -> None:
+    import warnings
+
+    import numpy as np
+
+    store = Store(f"sqlite:///{tmp_path / 'store.db'}")
+    rng = np.random.default_rng(0)
+    for task in ("f/a", "f/b"):
+        store.create_task(task, family="f", space=CONTRACT_SPACE)
+        for i, config in enumerate(SearchSpace.from_tune(CONTRACT_SPACE).sample(rng, 10)):
+            value = objective(config)
+            store.record_trial(task, f"r{i}", config=config, status="TERMINATED",
+                               metrics={"loss": value, "accuracy": 1 - value})
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # "accuracy" is a metric, not a parameter the space lacks
+        meta_tune.priors.fit(store.history(family="f"), space=CONTRACT_SPACE, metric="loss", mode="min")
