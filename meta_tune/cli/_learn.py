@@ -61,8 +61,9 @@ def learn(
     if plot_path is not None:
         check_writable_file(plot_path, "--plot")
     store = Store(ctx.obj["store_url"])
-    skip = set(task_names(store, family, [t for t in exclude.split(",") if t.strip()], what="--exclude"))
-    tasks = [t for t in store.list_tasks(family) if t.name not in skip]
+    skip = task_names(store, family, [t for t in exclude.split(",") if t.strip()], what="--exclude")
+    recorded = store.list_tasks(family)
+    tasks = [t for t in recorded if t.name not in skip]
     if not tasks:
         raise InvalidConfigError(
             f"The store {store.url} has no tasks of family {family!r}: see `meta-tune store ls`."
@@ -90,6 +91,10 @@ def learn(
         f"Learned a prior from {len(history)} trials of {len(tasks)} {family} tasks ({metric}, {mode}); "
         f"saved to {out}. Use it with PriorSearcher(prior=Prior.load({str(out)!r}))."
     )
+    if skip:
+        with_runs = {t.name for t in recorded}
+        left_out = [name if name in with_runs else f"{name} (no runs in the store)" for name in skip]
+        click.echo(f"Left out: {', '.join(left_out)}.")
     if plot_path is not None:
         prior.plot(plot_path)
         click.echo(f"Plot: {plot_path}")

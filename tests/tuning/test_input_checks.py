@@ -243,7 +243,17 @@ def test_learn_excludes_a_task_named_either_way(tmp_path: Path, name: str) -> No
     _store(tmp_path)
     code, output = invoke(tmp_path, "learn", "--family", "mlp", "--exclude", name, "-o", str(tmp_path / "p.json"))
     assert code == 0, output
-    assert "from 20 trials of 2 mlp tasks" in output
+    assert "from 20 trials of 2 mlp tasks" in output and "Left out: mlp/fashion_mnist_n2000." in output
+
+
+def test_learn_says_when_an_excluded_task_has_no_runs(tmp_path: Path) -> None:
+    store = Store(f"sqlite:///{tmp_path / 'store.db'}")
+    store.create_task("image/digits", metric="accuracy", mode="max", family="image", space=SPACE)
+    store.record_trial("image/digits", "x0", config={"lr": 0.01}, status="TERMINATED", metrics={"accuracy": 0.9})
+    code, output = invoke(tmp_path, "learn", "--family", "image", "--exclude", "image/fashion_mnist",
+                          "-o", str(tmp_path / "p.json"))
+    assert code == 0, output
+    assert "Left out: image/fashion_mnist (no runs in the store)." in output
 
 
 def test_learn_refuses_an_exclude_that_names_no_task(tmp_path: Path) -> None:
