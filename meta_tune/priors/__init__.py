@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from meta_tune.priors._density import MixtureDensity
 from meta_tune.priors._prior import Prior, PriorConfig, fit
+from meta_tune.priors._shipped import shipped
 from meta_tune.priors._similarity import TaskWeights
 
-__all__ = ["MixtureDensity", "Prior", "PriorConfig", "TaskWeights", "fit"]
+__all__ = ["MixtureDensity", "Prior", "PriorConfig", "TaskWeights", "fit", "shipped"]
