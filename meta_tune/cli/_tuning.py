@@ -214,7 +214,7 @@ def run(
     and task, or your own module:function and its search space - the searcher, scheduler and
     the rest; flags override it. Without a file, --task (and --trainable) say what to tune.
     """
-    from meta_tune.cli._progress import TrialProgress
+    from meta_tune.cli._progress import Progress
     from meta_tune.store import Store
     from meta_tune.tuning import default_concurrency, load_experiment, ray_runtime, run_experiment
     from meta_tune.tuning._run import check_experiment, check_reachable
@@ -262,8 +262,8 @@ def run(
     # A local Ray gets the CPUs for --concurrency trials of --cpus-per-trial each.
     cpus = math.ceil(experiment.concurrency * experiment.resources.cpu)
     with ray_runtime(experiment.address, num_cpus=None if experiment.address else cpus):
-        progress = TrialProgress(experiment.metric, experiment.samples)
-        outcome = run_experiment(experiment, store=store, resume=resume, callbacks=[progress])
+        progress = Progress(experiment.metric, experiment.mode, experiment.samples)
+        outcome = run_experiment(experiment, store=store, resume=resume, callbacks=[progress.callback()])
     if outcome.resumed:
         click.echo(f"Resumed the interrupted run in {experiment.storage_path / experiment.run_name}.")
     click.echo(f"\nDone in {outcome.wall_s:.0f} s. Best {experiment.metric}: {outcome.best:.4f} with")
@@ -307,6 +307,7 @@ def collect(
     This is how the shipped histories (meta_tune/data/<family>.parquet) were made. An
     interrupted collection continues where it stopped.
     """
+    from meta_tune.cli._progress import Progress
     from meta_tune.store import Store
     from meta_tune.tuning import DEFAULT_STORAGE_PATH, ray_runtime
     from meta_tune.tuning import collect as collect_runs
@@ -342,6 +343,11 @@ def collect(
         f"Collecting {samples} random-search trials on each of {len(names)} {spec.name} tasks "
         f"into {store.url}."
     )
+    progress: list[Progress] = []
+
+    def plan(trials: int, runs: int) -> None:
+        progress.append(Progress(spec.metric, spec.mode, trials, runs=runs))
+
     with ray_runtime(address, num_cpus=None if address else width):
         collect_runs(
             spec,
@@ -353,6 +359,8 @@ def collect(
             seed=seed,
             concurrency=width,
             on_task_done=done,
+            on_plan=plan,
+            make_callbacks=lambda: [progress[0].callback()],
         )
     if out is not None:
         rows = store.export_tasks(out, family=spec.name)
@@ -383,7 +391,7 @@ def collect(
     type=click.Path(file_okay=False, path_type=Path),
     default=Path("meta_tune_demo"),
     show_default=True,
-    help="Folder for the plot and the CSV of every run.",
+    help="Folder for the plot, the tables (CSV and Markdown) and the CSV of every run.",
 )
 @_common
 @click.pass_context
@@ -406,18 +414,10 @@ def demo(
     epochs and seeds; the command prints the best metric after n trials and after t seconds
     and saves a plot.
     """
-    from meta_tune.cli._progress import TrialProgress
+    from meta_tune.cli._progress import Progress
     from meta_tune.store import Store
-    from meta_tune.tuning import (
-        DEFAULT_STORAGE_PATH,
-        best_at_seconds,
-        best_at_trials,
-        compare,
-        load_shipped,
-        plot_comparison,
-        ray_runtime,
-        trials_to_reach,
-    )
+    from meta_tune.tuning import DEFAULT_STORAGE_PATH, compare, load_shipped, plot_comparison, ray_runtime
+    from meta_tune.tuning._compare import comparison_tables, write_tables
     from meta_tune.tuning._paths import check_writable_folder
 
     spec = _spec(trainable)
@@ -455,6 +455,8 @@ def demo(
     def done(searcher: str, seed: int, outcome: Any) -> None:
         click.echo(f"{searcher} seed {seed}: best {spec.metric} {outcome.best:.4f} in {outcome.wall_s:.0f} s")
 
+    runs_total = len(searchers) * len(seed_list)
+    progress = Progress(spec.metric, spec.mode, samples * runs_total, runs=runs_total)
     with ray_runtime(address, num_cpus=None if address else width):
         runs = compare(
             spec,
@@ -467,23 +469,24 @@ def demo(
             epochs=epochs,
             concurrency=width,
             on_run_done=done,
-            make_callbacks=lambda: [TrialProgress(spec.metric, samples)],
+            make_callbacks=lambda: [progress.callback()],
         )
     out.mkdir(parents=True, exist_ok=True)
     runs.to_csv(out / "runs.csv", index=False)
     budgets = sorted({n for n in (1, 2, 4, 8, 12, 16, 24, 32, samples) if n <= samples})
-    click.echo(f"\nBest {spec.metric} after n trials (mean over {len(seed_list)} seed(s)):")
-    echo_table(best_at_trials(runs, budgets).reset_index(names="searcher"))
     longest = float(runs["finished_s"].max())
-    click.echo(f"\nBest {spec.metric} after t seconds of wall-clock:")
-    echo_table(
-        best_at_seconds(runs, [longest * f for f in (0.1, 0.25, 0.5, 0.75, 1.0)]).reset_index(
-            names="searcher"
-        )
+    tables = comparison_tables(
+        runs,
+        metric=spec.metric,
+        mode=spec.mode,
+        trial_budgets=budgets,
+        seconds=[longest * f for f in (0.1, 0.25, 0.5, 0.75, 1.0)],
     )
-    reach = trials_to_reach(runs, "prior", "hyperopt", spec.mode)
-    click.echo(f"\nTrials and seconds the prior searcher took to reach HyperOpt's final best {spec.metric}:")
-    echo_table(reach)
+    for table in tables:
+        click.echo(f"\n{table.caption}")
+        echo_table(table.frame)
+    write_tables(tables, out)
+    reach = tables[2].frame
     reached = reach["ratio"].notna()
     if reached.any():
         click.echo(
@@ -496,9 +499,11 @@ def demo(
         click.echo("The prior searcher did not reach HyperOpt's final best on any seed.")
     if can_plot:
         path = plot_comparison(runs, spec.metric, out / "comparison.png", f"{spec.name}/{task}")
-        click.echo(f"\nPlot: {path}   Every trial: {out / 'runs.csv'}   Store: meta-tune store ls")
+        click.echo(f"\nPlot: {path}   Tables: {out}/*.md, *.csv   Every trial: {out / 'runs.csv'}   "
+                   "Store: meta-tune store ls")
     else:
-        click.echo(f"\nEvery trial: {out / 'runs.csv'}   Store: meta-tune store ls")
+        click.echo(f"\nTables: {out}/*.md, *.csv   Every trial: {out / 'runs.csv'}   "
+                   "Store: meta-tune store ls")
 
 
 @click.command("trainables")

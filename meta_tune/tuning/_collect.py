@@ -5,11 +5,15 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from meta_tune.store import Store
 from meta_tune.trainables import TrainableSpec
 from meta_tune.tuning._experiment import TrainableSection
 from meta_tune.tuning._run import RunOutcome, tune_task
+
+if TYPE_CHECKING:
+    from ray.tune import Callback
 
 logger = logging.getLogger(__name__)
 
@@ -25,6 +29,8 @@ def collect(
     seed: int = 0,
     concurrency: int = 2,
     on_task_done: Callable[[str, RunOutcome], None] | None = None,
+    on_plan: Callable[[int, int], None] | None = None,
+    make_callbacks: Callable[[], Sequence[Callback]] | None = None,
 ) -> list[RunOutcome]:
     """Run random search without early stopping on each task and record it as ``<family>/<task>``.
 
@@ -47,10 +53,14 @@ def collect(
         seed: Seeds the random search (each task gets ``seed`` + its index).
         concurrency: Trials at once.
         on_task_done: Called after each task with its outcome.
+        on_plan: Called once before the first run with the trials and the runs still to do
+            (after skipping what the store holds already).
+        make_callbacks: Tune callbacks for each run (e.g. progress), made fresh per run.
     """
     outcomes = []
     for task in tasks:
         spec.check_task(task)
+    plan = []
     for index, task in enumerate(tasks):
         # Other than the family's standard epochs: recorded apart, as <family>@e<epochs>/<task>.
         section = TrainableSection.model_validate({"family": spec.name, "task": task, "epochs": epochs})
@@ -62,10 +72,15 @@ def collect(
         if finished >= samples:
             logger.info("Skipping %s: it already has %d finished trials", name, finished)
             continue
+        plan.append((index, task, name, family, finished))
+    if on_plan is not None:
+        on_plan(sum(samples - finished for *_, finished in plan), len(plan))
+    for index, task, name, family, finished in plan:
         # An interrupted collection keeps what it recorded and runs only the missing trials.
         outcome = tune_task(spec, task, searcher="random", scheduler="fifo", samples=samples - finished,
                             epochs=epochs, seed=seed + 1000 * index + finished, store=store, store_task=name,
-                            family=family, concurrency=concurrency, storage_path=storage_path)
+                            family=family, concurrency=concurrency, storage_path=storage_path,
+                            callbacks=make_callbacks() if make_callbacks is not None else ())
         outcomes.append(outcome)
         if on_task_done is not None:
             on_task_done(task, outcome)

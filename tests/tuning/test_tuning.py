@@ -122,6 +122,7 @@ def test_run_and_demo_commands(ray_session: None, tmp_path: Path, monkeypatch: p
                                  *common])
     assert result.exit_code == 0, result.output
     assert "Best accuracy" in result.output and "meta-tune store show image@e2/digits_5to9" in result.output
+    assert "3/3 trials done" in result.output and ", best " in result.output
     # The demo learns its prior from the store's image history (here: a small one made below).
     monkeypatch.setattr(_shipped, "SHIPPED_DIR", tmp_path / "nothing-shipped")
     tune_task(IMAGE, "digits_5to9", searcher="random", scheduler="fifo", samples=3, epochs=2,
@@ -130,9 +131,13 @@ def test_run_and_demo_commands(ray_session: None, tmp_path: Path, monkeypatch: p
     result = runner.invoke(cli, [*args, "demo", "--task", "digits_0to4", "--samples", "3", "--seeds", "0",
                                  "--out", str(tmp_path / "demo"), *common])
     assert result.exit_code == 0, result.output
-    assert "Best accuracy after n trials" in result.output and "HyperOpt" in result.output
+    assert "Best accuracy after n trials" in result.output and "hyperopt's final best" in result.output
     assert (tmp_path / "demo" / "comparison.png").stat().st_size > 10_000
     assert len(pd.read_csv(tmp_path / "demo" / "runs.csv")) == 6
+    for table in ("best_after_trials", "best_after_seconds", "trials_to_reach"):  # as the README says
+        assert (tmp_path / "demo" / f"{table}.csv").exists() and (tmp_path / "demo" / f"{table}.md").exists()
+    # Progress over both searchers' runs: the last trial of all is the 6th of 6.
+    assert "[run 2/2]" in result.output and "6/6 trials done" in result.output
     result = runner.invoke(cli, [*args, "run", "--task", "no_such_task", *common])
     assert result.exit_code != 0 and "Unknown image task 'no_such_task'" in str(result.exception or result.output)
 
