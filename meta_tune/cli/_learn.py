@@ -60,7 +60,7 @@ def learn(
     check_writable_file(out, "-o/--out")
     if plot_path is not None:
         check_writable_file(plot_path, "--plot")
-    store = Store(ctx.obj["store_url"])
+    store = Store(ctx.obj["store_url"], read_only=True)  # learning from a store changes nothing in it
     skip = task_names(store, family, [t for t in exclude.split(",") if t.strip()], what="--exclude")
     recorded = store.list_tasks(family)
     tasks = [t for t in recorded if t.name not in skip]
