@@ -174,6 +174,23 @@ def _node_of_pid(cluster: LocalRayCluster) -> dict[int, str]:
     return {int(actor.pid): actor.node_id for actor in cluster.trial_actors() if actor.pid}
 
 
+def _gpu_shares(cluster: LocalRayCluster, pids: set[int], timeout_s: float = 30.0) -> set[float]:
+    """The GPU share each trial actor of ``pids`` held, once Ray's state API lists them all.
+
+    The state API lags behind a run that just ended, more so on a loaded machine: wait until
+    every PID has its actor before reading their resources.
+    """
+    deadline = time.monotonic() + timeout_s
+    while True:
+        actors = [a for a in cluster.trial_actors() if a.pid in pids]
+        if {a.pid for a in actors} >= pids or time.monotonic() > deadline:
+            return {
+                value for actor in actors
+                for key, value in (actor.required_resources or {}).items() if key.startswith("GPU_group_0_")
+            }
+        time.sleep(0.5)
+
+
 def _store_trials(url: str, task: str) -> Any:
     from meta_tune.store import Store
 
@@ -187,6 +204,7 @@ def pg_url(request: pytest.FixtureRequest) -> str:
 
 
 TINY = ["--trainable", "image", "--task", "digits", "--searcher", "random", "--scheduler", "fifo"]
+# Runs shorter than the family's shipped history record apart, as image@e<epochs>/<task>.
 
 
 @pytest.mark.integration
@@ -208,18 +226,15 @@ def test_run_spreads_trials_over_both_workers_and_two_share_each_gpu(
               "--gpus-per-trial", "0.5"], store=pg_url, results=tmp_path, address=ray_cluster.gcs_address,
              poll=watch)
 
-    trials = _store_trials(pg_url, "image/digits")
+    trials = _store_trials(pg_url, "image@e1/digits")
     assert len(trials) == 4 and trials["trial_id"].is_unique and set(trials["status"]) == {"TERMINATED"}
+    # Each trial held half of its node's one GPU (read first: it waits for the state API).
+    trial_pids = {pid for pids in _trial_pids(tmp_path).values() for pid in pids}
+    assert _gpu_shares(ray_cluster, trial_pids) == {0.5}
     node_of = _node_of_pid(ray_cluster)
-    nodes = {node_of[pid] for pids in _trial_pids(tmp_path).values() for pid in pids}
-    assert nodes == workers, "trials ran on both worker nodes and never on the head"
-    # Two trials at once on each node, each holding half of its one GPU.
+    assert {node_of[pid] for pid in trial_pids} == workers, "trials ran on both worker nodes and never on the head"
+    # Two trials at once on each node.
     assert dict(peak) == {node: 2 for node in workers}, peak
-    gpus = [
-        value for actor in ray_cluster.trial_actors() if actor.pid in node_of
-        for key, value in (actor.required_resources or {}).items() if key.startswith("GPU_group_0_")
-    ]
-    assert gpus and set(gpus) == {0.5}
 
 
 @pytest.mark.integration
@@ -241,7 +256,7 @@ def test_submit_runs_an_experiment_as_a_ray_job_and_follows_it_to_success(
     assert code == 0, out[-4000:] + err[-2000:]
     assert "ray job stop --address" in out and "ended: SUCCEEDED" in out
     assert "s3cret" not in out + err and "postgres:***@" in out
-    trials = _store_trials(store, "image/digits")
+    trials = _store_trials(store, "image@e1/digits")
     assert len(trials) == 2 and set(trials["status"]) == {"TERMINATED"}
 
 
@@ -250,16 +265,20 @@ def test_submit_runs_an_experiment_as_a_ray_job_and_follows_it_to_success(
 def test_run_through_ray_client_keeps_resources_per_trial(
     ray_cluster: LocalRayCluster, pg_url: str, tmp_path: Path
 ) -> None:
-    _run_cli([*TINY, "--epochs", "1", "--samples", "2", "--cpus-per-trial", "0.5", "--gpus-per-trial", "0.5"],
-             store=pg_url, results=tmp_path, address=ray_cluster.client_address)
-    trials = _store_trials(pg_url, "image/digits")
+    args = [*TINY, "--epochs", "1", "--samples", "2", "--cpus-per-trial", "0.5", "--gpus-per-trial", "0.5"]
+    try:
+        _run_cli(args, store=pg_url, results=tmp_path, address=ray_cluster.client_address)
+    except AssertionError as error:
+        # Ray's client proxy sometimes fails to start its per-client server on a loaded machine
+        # ("Starting Ray client server failed"); meta-tune said so in one line and stored nothing.
+        # A user runs the command again: so does the test, once.
+        if "Starting Ray client server failed" not in str(error):
+            raise
+        _run_cli(args, store=pg_url, results=tmp_path, address=ray_cluster.client_address)
+    trials = _store_trials(pg_url, "image@e1/digits")
     assert len(trials) == 2 and set(trials["status"]) == {"TERMINATED"}
     pids = {pid for run in _trial_pids(tmp_path).values() for pid in run}
-    gpus = {
-        value for actor in ray_cluster.trial_actors() if actor.pid in pids
-        for key, value in (actor.required_resources or {}).items() if key.startswith("GPU_group_0_")
-    }
-    assert gpus == {0.5}
+    assert _gpu_shares(ray_cluster, pids) == {0.5}
 
 
 @pytest.mark.integration
@@ -287,7 +306,7 @@ def test_run_completes_when_a_worker_node_dies_and_records_every_trial_once(
              results=tmp_path, address=ray_cluster.gcs_address, poll=kill_a_node_once_a_trial_is_halfway)
 
     assert victim, "no trial reported before the run ended: nothing was killed"
-    trials = _store_trials(pg_url, "image/digits")
+    trials = _store_trials(pg_url, "image@e3/digits")
     assert len(trials) == 6 and trials["trial_id"].is_unique
     assert set(trials["status"]) == {"TERMINATED"}, trials[["trial_id", "status"]]
     # The killed trial went on in another process on the surviving node, to its last epoch. (Which
