@@ -21,18 +21,30 @@ from meta_tune.cli._table import echo_table
     help="Comma-separated method names; SEARCHER@SCHEDULER adds a scheduler (e.g. hyperopt@asha).",
 )
 @click.option(
-    "--trials", default=100, show_default=True, help="Trials per run (at most, with --time-budget)."
+    "--trials",
+    default=100,
+    show_default=True,
+    type=click.IntRange(min=1),
+    help="Trials per run (at most, with --time-budget).",
 )
 @click.option(
     "--time-budget",
-    type=float,
+    type=click.FloatRange(min=0, min_open=True),
     default=None,
     help="End each run after this much simulated time, in multiples of the task's median runtime.",
 )
-@click.option("--seeds", default=5, show_default=True, help="Runs per method and task.")
-@click.option("--workers", default=1, show_default=True, help="Trials in flight at once.")
 @click.option(
-    "--jobs", default=1, show_default=True, help="Processes running simulations in parallel (same results)."
+    "--seeds", default=5, show_default=True, type=click.IntRange(min=1), help="Runs per method and task."
+)
+@click.option(
+    "--workers", default=1, show_default=True, type=click.IntRange(min=1), help="Trials in flight at once."
+)
+@click.option(
+    "--jobs",
+    default=1,
+    show_default=True,
+    type=click.IntRange(min=1),
+    help="Processes running simulations in parallel (same results).",
 )
 @click.option(
     "--driver",
@@ -46,6 +58,7 @@ from meta_tune.cli._table import echo_table
     "--history-trials",
     default=100,
     show_default=True,
+    type=click.IntRange(min=1),
     help="Random configs per meta-train task that transfer methods learn from.",
 )
 @click.option(

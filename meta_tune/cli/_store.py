@@ -105,6 +105,9 @@ def import_(
 @click.pass_context
 def export(ctx: click.Context, archive: Path, family: str | None, tasks: tuple[str, ...]) -> None:
     """Write tasks with their trials and curves to a Parquet ARCHIVE (load it with `store load`)."""
+    from meta_tune.tuning._paths import check_writable_file
+
+    check_writable_file(archive, "ARCHIVE")
     st = _open(ctx, read_only=True)
     rows = st.export_tasks(archive, family=family, tasks=tasks or None)
     click.echo(f"Wrote {rows} rows to {archive} ({archive.stat().st_size / 1e6:.2f} MB).")

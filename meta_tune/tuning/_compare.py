@@ -23,14 +23,26 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 
-def held_out_history(store: Store, spec: TrainableSpec, task: str) -> pd.DataFrame:
+def held_out_history(store: Store, spec: TrainableSpec, task: str, epochs: int | None = None) -> pd.DataFrame:
     """The family's history in ``store`` without any trial of ``task`` itself.
+
+    With ``epochs`` other than the family's standard ones, the history of runs that long
+    (``<family>@e<epochs>``, made by ``collect --epochs``) when the store has one, else the
+    standard history.
 
     Raises:
         InvalidConfigError: (later, from the prior searcher) when nothing is left.
     """
-    history = store.history(family=spec.name)
-    return history[history["task"] != f"{spec.name}/{task}"].reset_index(drop=True)
+    from meta_tune.tuning._experiment import TrainableSection
+
+    section = TrainableSection.model_validate({"family": spec.name, "task": task, "epochs": epochs})
+    family = section.store_family
+    if family != spec.name and not store.list_tasks(family):
+        logger.info("No %s history in the store: the prior learns from the %s history.", family, spec.name)
+        family = spec.name
+    history = store.history(family=family)
+    held_out = {f"{family}/{task}", section.store_task}
+    return history[~history["task"].isin(held_out)].reset_index(drop=True)
 
 
 def compare(
@@ -71,7 +83,7 @@ def compare(
         The runs' timelines stacked, with ``searcher`` and ``seed`` columns and ``n``
         (1-based index of the trial in finishing order).
     """
-    history = held_out_history(store, spec, task)
+    history = held_out_history(store, spec, task, epochs)
     frames = []
     for seed in seeds:
         for searcher in searchers:

@@ -96,3 +96,21 @@ def test_tables_are_saved_as_csv_and_markdown(tmp_path: Path) -> None:
     assert markdown[4] == "| 1.5 | - | 1 | - | 0 |"
     trials = pd.read_csv(tmp_path / "demo" / "best_after_trials.csv")
     assert trials.set_index("searcher").loc["hyperopt", "2 trials"] == pytest.approx((0.8 + 0.5 + 0.7) / 3)
+
+
+def test_the_demos_prior_learns_from_runs_of_its_own_length_when_the_store_has_them(tmp_path: Path) -> None:
+    from meta_tune import trainables
+    from meta_tune.store import Store
+    from meta_tune.tuning._compare import held_out_history
+
+    store = Store(f"sqlite:///{tmp_path / 'store.db'}")
+    for family in ("image", "image@e2"):
+        for task in ("digits", "mnist5k"):
+            store.create_task(f"{family}/{task}", family=family, metric="accuracy", mode="max")
+            store.record_trial(f"{family}/{task}", "t0", config={"lr": 0.1}, status="TERMINATED",
+                               metrics={"accuracy": 0.5})
+    image = trainables.get("image")
+    assert set(held_out_history(store, image, "digits")["task"]) == {"image/mnist5k"}
+    assert set(held_out_history(store, image, "digits", epochs=2)["task"]) == {"image@e2/mnist5k"}
+    # No history of that length: the standard one, still without the held-out task.
+    assert set(held_out_history(store, image, "digits", epochs=3)["task"]) == {"image/mnist5k"}
