@@ -77,12 +77,17 @@ def _documented(text: str) -> str:
 
 
 def test_the_docs_tables_are_the_registry() -> None:
-    assert _documented(DOC.read_text()) == render_tables(), "regenerate: python -m tests.test_registry"
+    text = DOC.read_text()
+    assert _documented(text) == render_tables(), "regenerate: python -m tests.test_registry"
+    assert text.count("| searcher | what |") == 1, f"{DOC} holds the searcher table more than once"
 
 
 def _regenerate(path: Path) -> None:
+    """Rewrite only what lies between the markers (the old tables' text may occur elsewhere too)."""
     text = path.read_text()
-    path.write_text(text.replace(_documented(text), render_tables()))
+    match = re.search(re.escape(BEGIN) + r"\n(.*?)\n" + re.escape(END), text, re.S)
+    assert match, f"{path} lost its registry-table markers"
+    path.write_text(text[: match.start(1)] + render_tables() + text[match.end(1) :])
 
 
 if __name__ == "__main__":
