@@ -9,7 +9,7 @@ cd "$(dirname "$0")/.."
 if [ "$(id -u)" = 0 ]; then sudo=""; elif command -v sudo >/dev/null; then sudo="sudo"; else sudo="none"; fi
 if [ "$sudo" != none ] && command -v apt-get >/dev/null; then
     $sudo apt-get update -qq
-    $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql dataset-fashion-mnist >/dev/null
+    $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql chromium dataset-fashion-mnist >/dev/null
 else
     echo "warning: cannot apt-get install postgresql dataset-fashion-mnist: tests that need them are skipped" >&2
 fi

@@ -12,6 +12,7 @@ from meta_tune import __version__
 from meta_tune.cli._bench import bench
 from meta_tune.cli._learn import learn
 from meta_tune.cli._priors import priors
+from meta_tune.cli._report import importance, report
 from meta_tune.cli._store import store
 from meta_tune.cli._submit import submit
 from meta_tune.cli._tuning import collect, demo, run, trainables_
@@ -45,7 +46,7 @@ def cli(ctx: click.Context, store_url: str | None, log_level: str) -> None:
     ctx.obj = {"store_url": store_url}
 
 
-for command in (bench, collect, demo, learn, priors, run, store, submit, trainables_):
+for command in (bench, collect, demo, importance, learn, priors, report, run, store, submit, trainables_):
     cli.add_command(command)
 
 
