@@ -171,6 +171,7 @@ class TransferSearcher(MetaSearcher):
             self._portfolio = []
             return
         check_target(self._prior, self._metric, self._mode)
+        self._prior.prepare_ranking()  # before the trials, not inside the first on_trial_complete
         self._portfolio = portfolio_in_space(
             self._prior, self.space, max_portfolio=self._config.max_portfolio, num_samples=self._num_samples
         )

@@ -267,6 +267,15 @@ class Prior:
         rng = np.random.default_rng([self.config.seed, len(loss)])
         return ranking_weights(predictions, loss, self._meta_weights, rng)
 
+    def prepare_ranking(self) -> None:
+        """Fit the per-task surrogates that :meth:`task_weights` ranks with, if not fitted yet.
+
+        A prior fitted here has them (its portfolio used them); a loaded one fits them at its
+        first ranking. Searchers call this when Tune gives them the space, so that no
+        ``on_trial_complete`` pays for it (about a second for a hundred tasks).
+        """
+        _ = self._surrogates
+
     def _predict_tasks(self, unit: np.ndarray) -> np.ndarray:
         """Every training task's surrogate at each encoded config, ``(n, n_tasks)``, memoized.
 
