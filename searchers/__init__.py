@@ -17,6 +17,7 @@ from meta_tune.searchers._registry import SearcherArgs, SearcherEntry, build, ge
 
 if TYPE_CHECKING:
     from meta_tune.searchers._base import MetaSearcher, Observation
+    from meta_tune.searchers._controller import ControllerConfig, ControllerSearcher
     from meta_tune.searchers._prior import PriorSearcher, PriorSearcherConfig
     from meta_tune.searchers._prior_evolution import PriorEvolutionConfig, PriorEvolutionSearcher
     from meta_tune.searchers._prior_tpe import PriorTPESearcher, PriorTPESearcherConfig
@@ -25,6 +26,8 @@ if TYPE_CHECKING:
     from meta_tune.searchers._transfer_bo import TransferBOConfig, TransferBOSearcher
 
 __all__ = [
+    "ControllerSearcher",
+    "ControllerConfig",
     "MetaSearcher",
     "Observation",
     "PriorSearcher",
@@ -47,6 +50,8 @@ __all__ = [
 # The searchers import Ray Tune, scikit-learn and the priors: loaded on first use, so that
 # listing the registry (the CLI does on every start) stays cheap.
 _LAZY = {
+    "ControllerSearcher": "_controller",
+    "ControllerConfig": "_controller",
     "MetaSearcher": "_base",
     "Observation": "_base",
     "PriorSearcher": "_prior",

@@ -64,6 +64,7 @@ class SearcherEntry:
         make: ``make(args, options)`` builds a fresh searcher from checked options.
         needs_prior: Whether it learns from a prior fitted on related tasks.
         conditional: Whether it reads conditional spaces (``tune.choice`` over dicts).
+        grid_search: Whether it walks ``tune.grid_search`` axes (the others refuse them).
         config: Import path (``module:Class``) of the dataclass whose fields are options,
             passed as ``config=`` (None: none).
         extra_options: More options as ``name -> (type, default)``, passed as keywords (a
@@ -75,6 +76,7 @@ class SearcherEntry:
     make: Callable[[SearcherArgs, dict[str, Any]], Searcher]
     needs_prior: bool = False
     conditional: bool = True
+    grid_search: bool = False
     config: str | None = None
     extra_options: Mapping[str, OptionSpec] = field(default_factory=dict)
 
@@ -161,11 +163,21 @@ def _transfer_bo(args: SearcherArgs, options: dict[str, Any]) -> Searcher:
     return TransferBOSearcher(prior=args.prior, config=TransferBOConfig(**options), **args.common())
 
 
+def _controller(args: SearcherArgs, options: dict[str, Any]) -> Searcher:
+    from meta_tune.searchers._controller import ControllerConfig, ControllerSearcher
+
+    assert args.prior is not None
+    return ControllerSearcher(prior=args.prior, config=ControllerConfig(**options), **args.common())
+
+
 _ENTRIES: dict[str, SearcherEntry] = {
     e.name: e
     for e in [
         SearcherEntry(
-            "random", "uniform random search over the space (conditional spaces included)", _random
+            "random",
+            "random search over the space (conditional spaces included), walking tune.grid_search axes",
+            _random,
+            grid_search=True,
         ),
         SearcherEntry(
             "hyperopt",
@@ -204,6 +216,13 @@ _ENTRIES: dict[str, SearcherEntry] = {
             _transfer_bo,
             needs_prior=True,
             config="meta_tune.searchers._transfer_bo:TransferBOConfig",
+        ),
+        SearcherEntry(
+            "controller",
+            "ControllerSearcher: a policy network pretrained on the history writes configs, REINFORCE",
+            _controller,
+            needs_prior=True,
+            config="meta_tune.searchers._controller:ControllerConfig",
         ),
     ]
 }
