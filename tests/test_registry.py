@@ -23,7 +23,17 @@ from tests.conftest import REPO_ROOT
 DOC = REPO_ROOT / "docs" / "experiments.md"
 BEGIN, END = "<!-- registry tables: python -m tests.test_registry -->", "<!-- end of registry tables -->"
 #: Benchmark-only peers and ablations that ``bench`` adds on top of the searcher registry.
-BENCH_ONLY = {"optuna", "cma", "ngopt", "zero_shot", "bounding_box", "quantile", "portfolio+random"}
+BENCH_ONLY = {
+    "optuna",
+    "cma",
+    "ngopt",
+    "zero_shot",
+    "bounding_box",
+    "quantile",
+    "portfolio+random",
+    "controller_uniform",
+    "controller_no_portfolio",
+}
 
 
 def _choices(name: str) -> list[str]:

@@ -9,7 +9,9 @@ the prior searchers) is a method under its registry name, so a benchmark row and
 ``meta-tune run --searcher`` mean the same searcher. Benchmark-only peers are added on top:
 Optuna TPE, Nevergrad CMA-ES and NGOpt, Syne Tune's transfer-learning methods (zero-shot,
 bounding box, quantile-based CTS; see :mod:`meta_tune.bench._syne`), which learn from the same
-history as meta-tune's prior, and the ``portfolio+random`` ablation.
+history as meta-tune's prior, the ``portfolio+random`` ablation, and the ``controller``'s
+two ablations (``controller_uniform``: no prior, a uniform start; ``controller_no_portfolio``:
+the pretrained policy from the first trial).
 """
 
 from __future__ import annotations
@@ -98,6 +100,21 @@ def _portfolio_random(context: MethodContext) -> Searcher:
     return PriorSearcher(prior=context.prior, seed=context.seed, config=config)
 
 
+def _controller_uniform(context: MethodContext) -> Searcher:
+    from meta_tune.searchers import ControllerSearcher
+
+    # The registry's controller without its meta-learned start: a uniform policy, no portfolio.
+    return ControllerSearcher(seed=context.seed)
+
+
+def _controller_no_portfolio(context: MethodContext) -> Searcher:
+    from meta_tune.searchers import ControllerConfig, ControllerSearcher
+
+    # The pretrained policy from the first trial on: the registry's controller less its portfolio.
+    config = ControllerConfig(max_portfolio=0)
+    return ControllerSearcher(prior=context.prior, seed=context.seed, config=config)
+
+
 def _optuna(context: MethodContext) -> Searcher:
     from ray.tune.search.optuna import OptunaSearch
 
@@ -139,6 +156,8 @@ _PEERS = [
     Method("bounding_box", _syne("bounding_box"), flat=True, transfer=True),
     Method("quantile", _syne("quantile"), flat=True, transfer=True),
     Method("portfolio+random", _portfolio_random, transfer=True),
+    Method("controller_uniform", _controller_uniform),
+    Method("controller_no_portfolio", _controller_no_portfolio, transfer=True),
 ]
 
 #: Every method a benchmark runs: meta-tune's searchers by their registry names, then the peers.
