@@ -16,6 +16,7 @@ _FAMILIES = {
     "image": "meta_tune.trainables.image",
     "meta": "meta_tune.trainables.meta",
     "rl": "meta_tune.trainables.rl",
+    "tabular": "meta_tune.trainables.tabular",
     "text": "meta_tune.trainables.text",
 }
 
