@@ -13,7 +13,7 @@ import functools
 import logging
 import math
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -207,6 +207,7 @@ def shipped(
     *,
     space: Mapping[str, Any] | SearchSpace | None = None,
     names: Mapping[str, str] | None = None,
+    exclude: Sequence[str] = (),
     data_dir: str | os.PathLike[str] | None = None,
     **options: Any,
 ) -> Prior:
@@ -225,6 +226,8 @@ def shipped(
         names: The user's name of each library parameter they call differently, e.g.
             ``{"eta": "learning_rate", "num_boost_round": "n_estimators"}`` (keys: the
             library's names or their aliases; values: flattened paths in ``space``).
+        exclude: Tasks to leave out (``"rbv2_xgboost/1510"`` or the OpenML id ``"1510"``),
+            e.g. the dataset being tuned when it is one of YAHPO's, for an honest comparison.
         data_dir: Where the shipped files are (default: inside the package).
         **options: Fields of :class:`meta_tune.priors.PriorConfig` for a refit.
 
@@ -245,12 +248,21 @@ def shipped(
     spec = model(name)
     folder = Path(data_dir) if data_dir is not None else DATA_DIR
     mapping = _resolve_names(spec, names or {})
-    if space is None and not mapping and not options:
+    if space is None and not mapping and not options and not exclude:
         return _ready(folder, spec.name)
     target = SearchSpace.from_tune(spec.space()) if space is None else (
         space if isinstance(space, SearchSpace) else SearchSpace.from_tune(space)
     )
     frame = history(name, data_dir=folder).rename(columns=mapping)
+    if exclude:
+        left_out = {t if "/" in t else f"{spec.scenario}/{t}" for t in map(str, exclude)}
+        unknown = sorted(left_out - set(frame["task"]))
+        if unknown:
+            raise InvalidConfigError(
+                f"exclude={list(exclude)!r}: the shipped {spec.name} history has no task {unknown}; its "
+                f"tasks are {spec.scenario}/<OpenML data id>, e.g. {frame['task'].iloc[0]!r}."
+            )
+        frame = frame[~frame["task"].isin(left_out)]
     frame = _inside(frame, target, spec, mapping)
     return fit(frame, space=target, metric=METRIC, mode="max", **options)
 

@@ -62,6 +62,14 @@ def test_the_users_space_and_names_decide_the_prior() -> None:
     assert sum(len(t.loss) for t in prior.tasks) < len(history("xgboost"))
 
 
+def test_exclude_leaves_a_task_out() -> None:
+    prior = shipped("decision_tree", exclude=["1510", "rbv2_rpart/28"])
+    assert len(prior.task_names) == 115
+    assert not {"rbv2_rpart/1510", "rbv2_rpart/28"} & set(prior.task_names)
+    with pytest.raises(InvalidConfigError, match=r"has no task \['rbv2_rpart/61'\]"):
+        shipped("decision_tree", exclude=["61"])
+
+
 def test_a_space_without_shared_parameters_says_so() -> None:
     with pytest.raises(IncompatibleSearchSpaceError, match=r"shares no parameter.*names=\{library name"):
         shipped("xgboost", space={"lr": tune.loguniform(1e-3, 1.0)})
