@@ -8,6 +8,7 @@ sub-spaces included), an encoding to and from ``[0, 1]^d``, JSON and a fingerpri
 from __future__ import annotations
 
 from meta_tune.space._flatten import flatten, unflatten
+from meta_tune.space._grid import GridAxis, grid_axes, set_at, without_grid
 from meta_tune.space._params import (
     CategoricalEncoding,
     CategoricalParam,
@@ -22,10 +23,14 @@ __all__ = [
     "CategoricalEncoding",
     "CategoricalParam",
     "FloatParam",
+    "GridAxis",
     "IntParam",
     "NormalParam",
     "Param",
     "SearchSpace",
     "flatten",
+    "grid_axes",
+    "set_at",
     "unflatten",
+    "without_grid",
 ]

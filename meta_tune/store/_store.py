@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.pool import NullPool, StaticPool
 
 from meta_tune.errors import InvalidConfigError, MetaTuneError, StoreError, StoreSchemaError
-from meta_tune.space import SearchSpace
+from meta_tune.space import SearchSpace, grid_axes, without_grid
 from meta_tune.store._schema import (
     SCHEMA_VERSION,
     TABLES,
@@ -490,8 +490,10 @@ class Store:
             raise InvalidConfigError(f"A task name must be a non-empty string, got {name!r}")
         if mode not in (None, "min", "max"):
             raise InvalidConfigError(f"mode must be 'min' or 'max', got {mode!r}")
-        searchspace = (
-            space if isinstance(space, SearchSpace) or space is None else SearchSpace.from_tune(space)
+        searchspace = (  # a grid_search axis is recorded as the choice of values it may take
+            space
+            if isinstance(space, SearchSpace) or space is None
+            else SearchSpace.from_tune(without_grid(space, grid_axes(space)))
         )
         values = {
             "name": name,

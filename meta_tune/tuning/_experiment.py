@@ -58,6 +58,7 @@ DOMAINS: dict[str, Callable[..., Any]] = {
         "lograndint",
         "qlograndint",
         "choice",
+        "grid_search",
     )
 }
 
@@ -286,7 +287,7 @@ class Experiment(_Section):
 
     @model_validator(mode="after")
     def _check(self) -> Experiment:
-        from meta_tune import trainables
+        from meta_tune import searchers, trainables
 
         user = self.trainable.function is not None
         if user and (self.metric is None or self.mode is None):
@@ -295,6 +296,17 @@ class Experiment(_Section):
             spec = trainables.get(self.trainable.family)
             self.metric = self.metric or spec.metric
             self.mode = self.mode or ("max" if spec.mode == "max" else "min")
+        if user and not searchers.get(self.searcher.name).grid_search:
+            from meta_tune.space import grid_axes
+
+            grid = grid_axes(parse_space(self.trainable.space or {}))
+            if grid:
+                axes = ", ".join("/".join(map(str, path)) for path, _ in grid)
+                walkers = [n for n in searchers.names() if searchers.get(n).grid_search]
+                raise ValueError(
+                    f"trainable.space has grid_search ({axes}), which searcher {self.searcher.name!r} cannot "
+                    f"walk: use searcher {' or '.join(map(repr, walkers))}, or give the values to a choice"
+                )
         if user and self.scheduler.name != "fifo" and self.max_t is None:
             raise ValueError(
                 f"scheduler {self.scheduler.name!r} needs trainable.max_t (the training_iteration a "
@@ -544,9 +556,11 @@ def parse_space(space: Mapping[str, Any]) -> dict[str, Any]:
 
     if not isinstance(space, Mapping):
         raise ValueError(f"space must map parameter names to domains, got {type(space).__name__}")
+    from meta_tune.space import grid_axes, without_grid
+
     parsed = {key: _parse(value, str(key)) for key, value in space.items()}
     try:
-        SearchSpace.from_tune(parsed)
+        SearchSpace.from_tune(without_grid(parsed, grid_axes(parsed)))
     except MetaTuneError as err:
         raise ValueError(str(err)) from None
     return parsed
@@ -565,10 +579,10 @@ def _parse(node: Any, place: str) -> Any:
 
 def _domain(name: str, args: Any, place: str) -> Any:
     function = DOMAINS[name]
-    if name == "choice":
+    if name in ("choice", "grid_search"):
         if not isinstance(args, list) or not args:
-            raise ValueError(f"{place}: choice takes a non-empty list of categories")
-        return tune.choice([_parse(value, f"{place}.choice.{i}") for i, value in enumerate(args)])
+            raise ValueError(f"{place}: {name} takes a non-empty list of values")
+        return function([_parse(value, f"{place}.{name}.{i}") for i, value in enumerate(args)])
     try:
         if isinstance(args, dict):
             return function(**args)

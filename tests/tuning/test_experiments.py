@@ -319,3 +319,43 @@ def _finished(url: str) -> int:
     except Exception:
         return 0
     return int((trials["status"] == "TERMINATED").sum())
+
+
+GRID = """
+trainable:
+  function: {function}
+  family: sgd-grid
+  task: 3-vs-8
+  space:
+    alpha: {{loguniform: [1.0e-6, 0.1]}}
+    eta0: 0.01
+    loss: {{grid_search: [hinge, log_loss, modified_huber]}}
+    penalty: {{name: l2}}
+    digits: [3, 8]
+    epochs: 2
+    seed: 0
+metric: accuracy
+mode: max
+searcher: {searcher}
+samples: 3
+concurrency: 2
+"""
+
+
+def test_a_grid_search_in_a_file_is_refused_by_a_searcher_that_cannot_walk_it(tmp_path: Path) -> None:
+    (tmp_path / "grid.yaml").write_text(GRID.format(function=EXAMPLES / "sgd_digits.py:train_fn", searcher="prior"))
+    with pytest.raises(InvalidConfigError, match=r"grid_search \(loss\), which searcher 'prior' cannot walk: use "
+                                                 r"searcher 'random'"):
+        load_experiment(tmp_path / "grid.yaml")
+
+
+@pytest.mark.integration
+def test_a_grid_search_in_a_file_runs_every_grid_point_through_the_registrys_random(
+    ray_session: None, tmp_path: Path
+) -> None:
+    (tmp_path / "grid.yaml").write_text(GRID.format(function=EXAMPLES / "sgd_digits.py:train_fn", searcher="random"))
+    url = f"sqlite:///{tmp_path / 'store.db'}"
+    invoke("--store", url, "run", str(tmp_path / "grid.yaml"), "--results-dir", str(tmp_path / "ray"))
+    trials = Store(url).trials("sgd-grid/3-vs-8")
+    assert sorted(trials["loss"]) == ["hinge", "log_loss", "modified_huber"]
+    assert set(trials["status"]) == {"TERMINATED"} and trials["alpha"].nunique() == 3
