@@ -329,6 +329,10 @@ CASES: list[Case] = [
         "`meta-tune --store foo://bar store ls` (unknown database kind)",
         cli=("--store", "foo://bar", "store", "ls"),
     ),
+    Case(
+        "`meta-tune --store sqlite:////typo/dir/x.db store ls` (the folder does not exist)",
+        cli=("--store", "sqlite:///{tmp}/typo/dir/x.db", "store", "ls"),
+    ),
     Case("`meta-tune store show nope` (no such task)", cli=("store", "show", "nope")),
     Case(
         "`meta-tune store import DIR` (DIR does not exist)",
