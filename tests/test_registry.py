@@ -31,6 +31,10 @@ BENCH_ONLY = {
     "bounding_box",
     "quantile",
     "portfolio+random",
+    "prior_ga",
+    "prior_es",
+    "ga",
+    "es",
     "controller_uniform",
     "controller_no_portfolio",
 }

@@ -33,6 +33,7 @@ if TYPE_CHECKING:
     from meta_tune.bench._scenario import Scenario
     from meta_tune.bench._syne import SyneMethod
     from meta_tune.priors import Prior
+    from meta_tune.searchers._prior_evolution import EvolutionOptimizer
 
 
 @dataclass(frozen=True)
@@ -115,6 +116,22 @@ def _controller_no_portfolio(context: MethodContext) -> Searcher:
     return ControllerSearcher(prior=context.prior, seed=context.seed, config=config)
 
 
+def _evolution(optimizer: EvolutionOptimizer, *, with_prior: bool) -> Callable[[MethodContext], Searcher]:
+    def build(context: MethodContext) -> Searcher:
+        from meta_tune.searchers import PriorEvolutionSearcher
+
+        # The registry's prior_evolution with a GA or OpenAI-ES, with its prior or (a cold start,
+        # no portfolio) without one.
+        return PriorEvolutionSearcher(
+            prior=context.prior if with_prior else None,
+            optimizer=optimizer,
+            budget=context.num_trials,
+            seed=context.seed,
+        )
+
+    return build
+
+
 def _optuna(context: MethodContext) -> Searcher:
     from ray.tune.search.optuna import OptunaSearch
 
@@ -156,6 +173,10 @@ _PEERS = [
     Method("bounding_box", _syne("bounding_box"), flat=True, transfer=True),
     Method("quantile", _syne("quantile"), flat=True, transfer=True),
     Method("portfolio+random", _portfolio_random, transfer=True),
+    Method("prior_ga", _evolution("ga", with_prior=True), transfer=True),
+    Method("prior_es", _evolution("es", with_prior=True), transfer=True),
+    Method("ga", _evolution("ga", with_prior=False)),
+    Method("es", _evolution("es", with_prior=False)),
     Method("controller_uniform", _controller_uniform),
     Method("controller_no_portfolio", _controller_no_portfolio, transfer=True),
 ]
