@@ -18,6 +18,7 @@ from meta_tune.searchers._registry import SearcherArgs, SearcherEntry, build, ge
 if TYPE_CHECKING:
     from meta_tune.searchers._base import MetaSearcher, Observation
     from meta_tune.searchers._controller import ControllerConfig, ControllerSearcher
+    from meta_tune.searchers._pareto import ParetoSearcher, ParetoSearcherConfig
     from meta_tune.searchers._prior import PriorSearcher, PriorSearcherConfig
     from meta_tune.searchers._prior_evolution import PriorEvolutionConfig, PriorEvolutionSearcher
     from meta_tune.searchers._prior_tpe import PriorTPESearcher, PriorTPESearcherConfig
@@ -30,6 +31,8 @@ __all__ = [
     "ControllerConfig",
     "MetaSearcher",
     "Observation",
+    "ParetoSearcher",
+    "ParetoSearcherConfig",
     "PriorSearcher",
     "PriorSearcherConfig",
     "PriorEvolutionSearcher",
@@ -54,6 +57,8 @@ _LAZY = {
     "ControllerConfig": "_controller",
     "MetaSearcher": "_base",
     "Observation": "_base",
+    "ParetoSearcher": "_pareto",
+    "ParetoSearcherConfig": "_pareto",
     "PriorSearcher": "_prior",
     "PriorSearcherConfig": "_prior",
     "PriorEvolutionSearcher": "_prior_evolution",

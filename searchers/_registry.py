@@ -170,6 +170,13 @@ def _controller(args: SearcherArgs, options: dict[str, Any]) -> Searcher:
     return ControllerSearcher(prior=args.prior, config=ControllerConfig(**options), **args.common())
 
 
+def _pareto(args: SearcherArgs, options: dict[str, Any]) -> Searcher:
+    from meta_tune.searchers._pareto import ParetoSearcher, ParetoSearcherConfig
+
+    assert args.prior is not None
+    return ParetoSearcher(prior=args.prior, config=ParetoSearcherConfig(**options), **args.common())
+
+
 _ENTRIES: dict[str, SearcherEntry] = {
     e.name: e
     for e in [
@@ -223,6 +230,13 @@ _ENTRIES: dict[str, SearcherEntry] = {
             _controller,
             needs_prior=True,
             config="meta_tune.searchers._controller:ControllerConfig",
+        ),
+        SearcherEntry(
+            "pareto",
+            "ParetoSearcher: several objectives; a Pareto portfolio from the history, then NSGA-II",
+            _pareto,
+            needs_prior=True,
+            config="meta_tune.searchers._pareto:ParetoSearcherConfig",
         ),
     ]
 }
