@@ -72,9 +72,31 @@ def _is_numeric(values: pd.Series) -> bool:
     return pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values)
 
 
+def _log_param(data: ReportData, param: str, values: pd.Series) -> bool:
+    """Whether ``param`` is log-scaled: as its search space says, else when its values span > 100x."""
+    if data.space is not None:
+        spec = next((p for p in data.space.params if p.name == param), None)
+        if spec is not None:
+            return bool(getattr(spec, "log", False))
+    return _log_axis(values)
+
+
 def _log_axis(values: pd.Series) -> bool:
     present = pd.to_numeric(values, errors="coerce").dropna()
     return bool(len(present) and present.min() > 0 and present.max() / present.min() > 100)
+
+
+def mean_best_at(rows: pd.DataFrame, grid: np.ndarray) -> np.ndarray:
+    """The mean over runs of each run's best so far at each time; NaN until every run has a result."""
+    curves = []
+    for _, run in rows.groupby("run", sort=False):
+        run = run.sort_values("time", kind="stable")  # noqa: PLW2901
+        last = np.searchsorted(run["time"].to_numpy(dtype=float), grid, side="right") - 1
+        values = run["best"].to_numpy(dtype=float)[np.maximum(last, 0)]
+        curves.append(np.where(last >= 0, values, np.nan))
+    stacked = np.array(curves)
+    full = ~np.isnan(stacked).any(axis=0)
+    return np.where(full, np.nan_to_num(stacked).mean(axis=0), np.nan)
 
 
 def best_so_far_section(data: ReportData) -> Section:
@@ -121,6 +143,20 @@ def best_so_far_section(data: ReportData) -> Section:
                 row=1,
                 col=1,
             )
+            grid = np.linspace(0.0, float(trials["time"].max()), 300)
+            fig.add_trace(
+                go.Scatter(
+                    x=grid,
+                    y=mean_best_at(rows, grid),
+                    mode="lines",
+                    name=f"{group} (mean)",
+                    legendgroup=group,
+                    showlegend=False,
+                    line={"shape": "hv", "width": 3, "color": colors[group]},
+                ),
+                row=1,
+                col=2,
+            )
         else:
             fig.add_trace(
                 go.Scatter(
@@ -142,7 +178,7 @@ def best_so_far_section(data: ReportData) -> Section:
     caption = (
         f"Thin lines: each run's best {data.metric} so far{shown}; thick lines: the mean over a "
         "group's runs after n trials (a run with fewer trials keeps its final best). Right: the same "
-        f"against {data.time_label}."
+        f"against {data.time_label}; the mean starts once every run of the group has a result."
     )
     return Section("Best so far", caption, fig)
 
@@ -220,11 +256,11 @@ def _alpha(color: str, alpha: float) -> str:
     return f"rgba({r},{g},{b},{alpha})"
 
 
-def _dimension(values: pd.Series, label: str) -> dict[str, Any] | None:
+def _dimension(values: pd.Series, label: str, log: bool) -> dict[str, Any] | None:
     if values.isna().any() or values.nunique() < 2:
         return None
     if _is_numeric(values):
-        if _log_axis(values):
+        if log and values.min() > 0:
             logged = np.log10(values.astype(float))
             ticks = np.arange(math.floor(logged.min()), math.ceil(logged.max()) + 1)
             return {
@@ -245,8 +281,9 @@ def parallel_section(data: ReportData) -> Section | None:
         return None
     go = _go()
     trials = _sample(data.trials.dropna(subset=[data.metric]), MAX_POINTS)
-    dims = [d for p in data.params if (d := _dimension(trials[p], p)) is not None]
-    skipped = [p for p in data.params if _dimension(trials[p], p) is None]
+    built = {p: _dimension(trials[p], p, _log_param(data, p, trials[p])) for p in data.params}
+    dims = [d for d in built.values() if d is not None]
+    skipped = [p for p, d in built.items() if d is None]
     if not dims:
         return None
     dims.append({"label": data.metric, "values": trials[data.metric]})
@@ -304,10 +341,13 @@ def slice_section(data: ReportData) -> Section | None:
                 row=r + 1,
                 col=c + 1,
             )
-        if _is_numeric(trials[param]) and _log_axis(trials[param]):
+        if _is_numeric(trials[param]) and _log_param(data, param, trials[param]):
             fig.update_xaxes(type="log", row=r + 1, col=c + 1)
     fig.update_layout(height=max(300, 260 * rows), margin={"t": 40}, showlegend=legend)
-    caption = f"{data.metric} of each trial against each hyperparameter (log axis where values span > 100x)."
+    caption = (
+        f"{data.metric} of each trial against each hyperparameter (log axis where the search space is "
+        "log-scaled, or without a space where values span > 100x)."
+    )
     return Section("Slices per hyperparameter", caption, fig)
 
 
@@ -354,10 +394,10 @@ def curves_section(data: ReportData) -> Section | None:
     groups = list(dict.fromkeys(run_group))
     colors = _colors(groups)
     fig = go.Figure()
-    indexed = curves.set_index(["run", "trial_id"]).sort_index()
+    by_trial = dict(iter(curves.sort_values("step").groupby(["run", "trial_id"], sort=False)))
     seen: set[str] = set()
     for run, trial_id in keys:
-        one = indexed.loc[(run, trial_id)]
+        one = by_trial[(run, trial_id)]
         group = str(run_group.get(run, run))
         fig.add_trace(
             go.Scatter(
@@ -563,7 +603,7 @@ def prior_section(data: ReportData, *, n_samples: int = 1000, seed: int = 0) -> 
     for i, param in enumerate(params):
         r, c = divmod(i, cols)
         numeric = _is_numeric(samples[param])
-        log = numeric and _log_axis(samples[param])
+        log = numeric and _log_param(data, param, samples[param])
 
         def x_of(v: pd.Series, numeric: bool = numeric, log: bool = log) -> pd.Series:
             return np.log10(v.astype(float)) if log else v if numeric else v.astype(str)

@@ -14,6 +14,9 @@ from meta_tune.tuning import load_shipped
 #: The shipped task whose trials make up the demo folder's two runs.
 DEMO_SOURCE = "image/digits"
 
+#: Trial numbers (1-based, per run) of the demo runs that stop early -> their last step.
+STOPPED = {n: 1 if n % 2 else 3 for n in range(3, 16, 3)}
+
 
 @pytest.fixture(scope="session")
 def image_store(tmp_path_factory: pytest.TempPathFactory) -> Store:
@@ -32,7 +35,8 @@ def demo_folder(image_store: Store, tmp_path_factory: pytest.TempPathFactory) ->
 
     The two runs ("prior" and "hyperopt", seed 0) are the first and last 15 trials of the
     shipped ``image/digits`` task, recorded the way the demo records them (same task names,
-    space, configs, metrics and curves), and runs.csv has the demo's columns.
+    space, configs, metrics and curves), and runs.csv has the demo's columns. As under ASHA,
+    every third trial stops early: after 1 step, or after 3 (:data:`STOPPED`).
     """
     info = image_store.get_task(DEMO_SOURCE)
     space = info.space
@@ -46,9 +50,15 @@ def demo_folder(image_store: Store, tmp_path_factory: pytest.TempPathFactory) ->
         image_store.create_task(task, metric="accuracy", mode="max", space=space, exist_ok=True)
         finished = 0.0
         best = -np.inf
-        for n, (_, trial) in enumerate(part.iterrows(), start=1):
+        for n, (_, shipped) in enumerate(part.iterrows(), start=1):
+            trial = shipped.copy()
             config = space.from_flat({p: trial[p] for p in space.names})
             trial_id = f"{searcher}{n:03d}"
+            steps = curves[curves["trial_id"] == trial["trial_id"]]
+            if n in STOPPED:
+                steps = steps[steps["training_iteration"] <= STOPPED[n]]
+                trial[metric_cols] = steps.iloc[-1][metric_cols]
+                trial["training_iteration"] = STOPPED[n]
             image_store.record_trial(
                 task,
                 trial_id,
@@ -58,7 +68,6 @@ def demo_folder(image_store: Store, tmp_path_factory: pytest.TempPathFactory) ->
                 runtime_s=float(trial["runtime_s"]),
                 last_iteration=int(trial["training_iteration"]),
             )
-            steps = curves[curves["trial_id"] == trial["trial_id"]]
             for _, step in steps.iterrows():
                 image_store.record_result(
                     task,

@@ -48,7 +48,7 @@ def _source(kind: str, request: pytest.FixtureRequest) -> tuple[str, Store | Non
 
 
 @needs_chromium
-@pytest.mark.parametrize("kind", ["task", "family", "demo", "bench"])
+@pytest.mark.parametrize("kind", ["task", pytest.param("family", marks=pytest.mark.slow), "demo", "bench"])
 def test_report_draws_offline_in_chromium(
     kind: str, request: pytest.FixtureRequest, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -16,7 +16,8 @@ pytest.importorskip("plotly")
 
 from meta_tune.report import write_report
 from meta_tune.report._data import bench_mode, from_bench, from_demo, load
-from meta_tune.report._figures import pareto_front
+from meta_tune.report._figures import curves_section, mean_best_at, pareto_front
+from tests.report.conftest import STOPPED
 
 
 def test_the_pareto_front_keeps_the_trials_nothing_beats_on_both() -> None:
@@ -24,6 +25,13 @@ def test_the_pareto_front_keeps_the_trials_nothing_beats_on_both() -> None:
     cost = np.array([10.0, 2.0, 30.0, 1.0, 40.0])
     assert pareto_front(values, cost, "max").tolist() == [3, 1, 0, 2]
     assert pareto_front(-values, cost, "min").tolist() == [3, 1, 0, 2]
+
+
+def test_the_mean_over_runs_against_time_starts_when_every_run_has_a_result() -> None:
+    rows = pd.DataFrame({"run": ["a", "a", "b"], "time": [1.0, 3.0, 2.0], "best": [0.5, 0.7, 0.6]})
+    mean = mean_best_at(rows, np.array([0.0, 1.0, 2.0, 3.0, 9.0]))
+    assert np.isnan(mean[:2]).all()
+    assert mean[2:].tolist() == pytest.approx([0.55, 0.65, 0.65])
 
 
 def test_a_bench_folder_is_read_with_its_mode(bench_folder: Path, tmp_path: Path) -> None:
@@ -55,6 +63,10 @@ def test_a_demo_folder_takes_its_configs_and_curves_from_the_store(
     assert set(data.trials["run"]) == {"prior seed 0", "hyperopt seed 0"}
     assert data.trials["lr"].notna().all()
     assert data.curves is not None and set(data.curves["run"]) == set(data.trials["run"])
+    last_steps = data.curves.groupby("trial_id")["step"].max()
+    assert sorted(last_steps[last_steps < 6]) == sorted(list(STOPPED.values()) * 2)  # both runs
+    caption = curves_section(data).caption  # type: ignore[union-attr]
+    assert f"ended before its run's longest trial ({2 * len(STOPPED)} trials)" in caption
     alone = from_demo(demo_folder, store=None)
     assert alone.params == [] and alone.curves is None
     assert "holds none of this demo's trials" in alone.notes[0]
