@@ -111,3 +111,31 @@ def test_the_cli_explains_bad_input(synthetic_store: Store, capsys: pytest.Captu
     assert exit_info.value.code == 1
     err = capsys.readouterr().err
     assert err.startswith("Error: ") and "syn/nope" in err and len(err.strip().splitlines()) == 1
+
+
+def test_a_top_k_space_searches_the_top_k_and_fixes_the_rest() -> None:
+    from meta_tune.report import top_k_space
+    from meta_tune.space import SearchSpace
+
+    shrunk = top_k_space(SPACE, ["c", "a", "b"], 2, {"a": 0.3, "b": 0.7, "c": "y"})
+    configs = SearchSpace.from_tune(shrunk).sample(np.random.default_rng(0), 50)
+    assert {c["b"] for c in configs} == {0.7}
+    assert len({c["a"] for c in configs}) == 50 and {c["c"] for c in configs} == {"x", "y", "z"}
+    with pytest.raises(InvalidConfigError, match="No fixed value for b"):
+        top_k_space(SPACE, ["a"], 1, {"c": "x"})
+    with pytest.raises(InvalidConfigError, match="needs a flat param_space; model are nested"):
+        top_k_space({"model": {"lr": tune.uniform(0, 1)}}, ["model/lr"], 1, {})
+
+
+def test_the_top_k_experiment_runs_every_variant_on_the_meta_test_tasks(yahpo_dir: Path) -> None:
+    from meta_tune.bench import meta_split
+    from meta_tune.report import top_k_experiment
+
+    runs, ranking = top_k_experiment("iaml_glmnet", ks=(1,), budgets=(1, 5, 20), seeds=2, history_trials=30,
+                                     evaluator="pedanova", data_dir=yahpo_dir)  # fmt: skip
+    assert set(ranking["param"]) == {"alpha", "s"}
+    assert set(runs["variant"]) == {"full", "top1"}
+    assert set(runs["task"]) == set(meta_split("iaml_glmnet").test)
+    assert runs["regret"].between(0, 1).all()
+    by_run = runs.sort_values("budget").groupby(["variant", "task", "seed"])["regret"]
+    assert (by_run.diff().dropna() <= 0).all()  # the best so far never gets worse
