@@ -156,7 +156,7 @@ def pareto_portfolio(
         )
     finite = np.isfinite(history[list(metrics)].apply(pd.to_numeric, errors="coerce").to_numpy(dtype=float))
     frame = history[finite.all(axis=1)]
-    frame.attrs["metrics"] = list(metrics)
+    frame.attrs["metrics"] = [*history.attrs.get("metrics", ()), *metrics]
     per_metric = [read_history(frame, space, metric=m, mode=mode) for m, mode in zip(metrics, modes)]
     units, ranks, models = [], [], []
     for t, task in enumerate(per_metric[0]):

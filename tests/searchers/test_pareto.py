@@ -138,14 +138,19 @@ def test_maximized_objectives_are_oriented_like_minimized_ones() -> None:
     assert run(plain, 30)[0] == run(mirrored, 30, fn=negated)[0]
 
 
-def test_without_a_history_nsga2_improves_the_front_over_its_random_first_generation() -> None:
-    searcher = ParetoSearcher(SPACE, metric=["f1", "f2"], mode=["min", "min"], seed=0)
+@pytest.mark.parametrize("continuation", ["motpe", "nsga2"])
+def test_without_a_history_the_search_improves_the_front_over_its_random_start(continuation: str) -> None:
+    config = ParetoSearcherConfig(continuation=continuation)  # type: ignore[arg-type]
+    searcher = ParetoSearcher(SPACE, metric=["f1", "f2"], mode=["min", "min"], seed=0, config=config)
     _, values = run(searcher, 80)
     first, last = values[:20], values[60:]
     assert hypervolume(last, [1.0, 1.0]) > hypervolume(first, [1.0, 1.0])
 
 
-def test_conditional_space_in_flight_trials_and_json_restore_continue_exactly(tmp_path: Path) -> None:
+@pytest.mark.parametrize("continuation", ["motpe", "nsga2"])
+def test_conditional_space_in_flight_trials_and_json_restore_continue_exactly(
+    tmp_path: Path, continuation: str
+) -> None:
     def both(config: dict[str, Any]) -> dict[str, float]:
         return {"loss": objective(config), "cost": contract_cost(config)}
 
@@ -155,7 +160,7 @@ def test_conditional_space_in_flight_trials_and_json_restore_continue_exactly(tm
         metric=["loss", "cost"],
         mode=["min", "min"],
         seed=2,
-        config=ParetoSearcherConfig(population_size=4),
+        config=ParetoSearcherConfig(continuation=continuation, population_size=4),  # type: ignore[arg-type]
     )
     assert searcher.set_search_properties("loss", "min", dict(CONTRACT_SPACE), num_samples=40)
     limited = ConcurrencyLimiter(searcher, max_concurrent=3)
@@ -168,9 +173,8 @@ def test_conditional_space_in_flight_trials_and_json_restore_continue_exactly(tm
         assert len({json.dumps(flatten(c), sort_keys=True) for c in live.values()}) == 3
     searcher.save(str(tmp_path / "state.json"))
     json.loads((tmp_path / "state.json").read_text())  # plain JSON, no pickle
-    restored = ParetoSearcher(
-        metric=["loss", "cost"], mode=["min", "min"], config=ParetoSearcherConfig(population_size=4)
-    )
+    settings = ParetoSearcherConfig(continuation=continuation, population_size=4)  # type: ignore[arg-type]
+    restored = ParetoSearcher(metric=["loss", "cost"], mode=["min", "min"], config=settings)
     restored.restore(str(tmp_path / "state.json"))
     for s in (searcher, restored):  # the trials in flight at the checkpoint finish, then more run
         for trial_id, config in sorted(live.items()):
