@@ -81,9 +81,11 @@ def top_k_experiment(
         data_dir: The YAHPO data folder (default: as :func:`meta_tune.bench.load_scenario`).
 
     Returns:
-        ``(runs, ranking)``: one row per variant (``full``, ``top1``, ...), task, seed and
-        budget with the normalized ``regret`` of the best config so far; and the parameter
-        ranking (:func:`summarize_importance`) the shrunk spaces were built from.
+        ``(runs, ranking)``: one row per variant (``full``, ``top1``, ..., and the control
+        ``full+best first``: random search in the full space after the prior's best config,
+        the one whose values the top-k spaces fix), task, seed and budget with the normalized
+        ``regret`` of the best config so far; and the parameter ranking
+        (:func:`summarize_importance`) the shrunk spaces were built from.
     """
     from meta_tune.bench import load_scenario, meta_split, metric_bounds, random_history
     from meta_tune.priors import fit
@@ -115,8 +117,10 @@ def top_k_experiment(
     n = max(budgets)
     for t, task in enumerate(split.test):
         for seed in range(seeds):
-            for variant, space in variants.items():
+            for variant, space in [*variants.items(), ("full+best first", full)]:
                 configs = space.sample(np.random.default_rng([seed, t]), n)
+                if variant == "full+best first":  # the control: the fixed values' config, then random
+                    configs = [prior.portfolio[0], *configs[: n - 1]]
                 values = [r[metric] for r in loaded.evaluate(task, configs)]
                 regret = np.fmin.accumulate(bounds[task].regret(values))
                 rows_out += [

@@ -134,7 +134,7 @@ def test_the_top_k_experiment_runs_every_variant_on_the_meta_test_tasks(yahpo_di
     runs, ranking = top_k_experiment("iaml_glmnet", ks=(1,), budgets=(1, 5, 20), seeds=2, history_trials=30,
                                      evaluator="pedanova", data_dir=yahpo_dir)  # fmt: skip
     assert set(ranking["param"]) == {"alpha", "s"}
-    assert set(runs["variant"]) == {"full", "top1"}
+    assert set(runs["variant"]) == {"full", "top1", "full+best first"}
     assert set(runs["task"]) == set(meta_split("iaml_glmnet").test)
     assert runs["regret"].between(0, 1).all()
     by_run = runs.sort_values("budget").groupby(["variant", "task", "seed"])["regret"]
