@@ -1,7 +1,8 @@
-"""ParetoSearcher: a Pareto portfolio learned from past tasks, then NSGA-II, for several objectives.
+"""ParetoSearcher: a Pareto portfolio learned from past tasks, then MOTPE or NSGA-II, for several objectives.
 
 References:
     Deb et al., A fast and elitist multiobjective genetic algorithm: NSGA-II, IEEE TEC 2002.
+    Ozaki et al., Multiobjective tree-structured Parzen estimator, JAIR 2022 (MOTPE).
     Wistuba et al., Sequential model-free hyperparameter tuning, ICDM 2015 (greedy portfolios).
 """
 
@@ -23,7 +24,7 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-#: Times a duplicate of a tried config is asked again of NSGA-II before a uniform sample is served.
+#: Times a duplicate of a tried config is asked again of the sampler before a uniform sample is served.
 MAX_REDRAWS = 20
 
 
@@ -75,17 +76,18 @@ class ParetoSearcher(TransferSearcher):
     reporting only). Suggestions come from ``points_to_evaluate``, then a **Pareto
     portfolio** (``meta_tune.priors._pareto.pareto_portfolio``: per training task the
     objectives' ranks, a tree ensemble per task predicting them, and configs added greedily
-    for the hypervolume summed over the tasks), then Optuna's NSGA-II over the space's
-    unit-cube encoding (conditional spaces included), seeded with everything served before.
+    for the hypervolume summed over the tasks), then Optuna's multi-objective TPE (or NSGA-II,
+    ``ParetoSearcherConfig.continuation``) over the space's unit-cube encoding (conditional
+    spaces included), with everything served before as its first data.
 
     Where the portfolio comes from: ``history=`` (past trials with a column per objective)
     fits it, and a prior on the first objective whose task ranking lets the portfolio go
     when the training tasks rank this task's results no better than chance; or
     ``portfolio=`` a portfolio fitted beforehand (with ``prior=`` for the let-go rule); with
     one objective, ``prior=`` alone serves the prior's portfolio, as the other prior
-    searchers do. With nothing, it runs NSGA-II alone.
+    searchers do. With nothing, it runs MOTPE (or NSGA-II) alone.
 
-    The state is plain JSON: the NSGA-II study is rebuilt on restore by replaying its asks
+    The state is plain JSON: the Optuna study is rebuilt on restore by replaying its asks
     and tells with the same seed. Run trials in parallel with ``ConcurrencyLimiter``.
 
     Example:
@@ -95,11 +97,11 @@ class ParetoSearcher(TransferSearcher):
         ...     search_alg=searcher, metric="acc", mode="max", max_concurrent_trials=4))
 
     References:
-        Deb et al., NSGA-II, IEEE TEC 2002; Wistuba et al., ICDM 2015.
+        Deb et al., NSGA-II, IEEE TEC 2002; Ozaki et al., MOTPE, JAIR 2022; Wistuba et al., ICDM 2015.
     """
 
     _follows_weights = False
-    _without_prior = "NSGA-II"
+    _without_prior = "its multi-objective sampler (MOTPE or NSGA-II)"
     _history: Any
 
     def __init__(
@@ -150,7 +152,7 @@ class ParetoSearcher(TransferSearcher):
 
     # ------------------------------------------------------------------ Ray protocol
     def suggest(self, trial_id: str) -> dict[str, Any] | None:
-        """The next config; every one is also a member of NSGA-II's population."""
+        """The next config; every one is also a trial of the sampler's study."""
         self._asked = None
         config = super().suggest(trial_id)
         assert config is not None
@@ -170,7 +172,7 @@ class ParetoSearcher(TransferSearcher):
     def on_trial_complete(
         self, trial_id: str, result: dict[str, Any] | None = None, error: bool = False
     ) -> None:
-        """Record the finished trial and tell NSGA-II its objectives (a failure if one is missing or NaN)."""
+        """Record the finished trial and tell the sampler its objectives (failed if one is missing or NaN)."""
         if trial_id in self._live and result is not None and not error:
             missing = [m for m in self.metrics if m not in result]
             if missing:
@@ -247,7 +249,7 @@ class ParetoSearcher(TransferSearcher):
             if not self._seen(config):
                 self._asked = trial.number
                 return config
-            self._tell(trial.number, None)  # a duplicate: NSGA-II learns nothing from it
+            self._tell(trial.number, None)  # a duplicate: the sampler learns nothing from it
         config = self._uniform()
         self._asked = self._ask(self.space.encode(config, "ordinal").tolist()).number
         return config
@@ -320,7 +322,7 @@ class ParetoSearcher(TransferSearcher):
         return self._study
 
     def _ask(self, fixed: list[float] | None) -> optuna.trial.Trial:
-        """A new trial of the study, with ``fixed`` unit-cube coordinates (else NSGA-II's)."""
+        """A new trial of the study, with ``fixed`` unit-cube coordinates (else the sampler's)."""
         from optuna.distributions import FloatDistribution
 
         study = self._get_study()

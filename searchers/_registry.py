@@ -233,7 +233,7 @@ _ENTRIES: dict[str, SearcherEntry] = {
         ),
         SearcherEntry(
             "pareto",
-            "ParetoSearcher: several objectives; a Pareto portfolio from the history, then NSGA-II",
+            "ParetoSearcher: several objectives; a Pareto portfolio from the history, then MOTPE or NSGA-II",
             _pareto,
             needs_prior=True,
             config="meta_tune.searchers._pareto:ParetoSearcherConfig",
