@@ -11,7 +11,7 @@ if [ "$sudo" != none ] && command -v apt-get >/dev/null; then
     $sudo apt-get update -qq
     $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql chromium dataset-fashion-mnist >/dev/null
 else
-    echo "warning: cannot apt-get install postgresql dataset-fashion-mnist: tests that need them are skipped" >&2
+    echo "warning: cannot apt-get install postgresql chromium dataset-fashion-mnist: tests that need them are skipped" >&2
 fi
 
 python3 -m venv .venv
