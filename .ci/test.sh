@@ -5,7 +5,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # System packages: a PostgreSQL server for the store tests (they start a throwaway
-# cluster with initdb/pg_ctl) and the Fashion-MNIST data for the image trainables.
+# cluster with initdb/pg_ctl), headless Chromium for the report tests and the Fashion-MNIST
+# data for the image trainables.
 if [ "$(id -u)" = 0 ]; then sudo=""; elif command -v sudo >/dev/null; then sudo="sudo"; else sudo="none"; fi
 if [ "$sudo" != none ] && command -v apt-get >/dev/null; then
     $sudo apt-get update -qq
