@@ -137,6 +137,9 @@ def main() -> pd.DataFrame:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--scenarios", default="rbv2_xgboost,rbv2_rpart")
     parser.add_argument("--seeds", type=int, default=5)
+    parser.add_argument(
+        "--first-seed", type=int, default=0, help="run seeds first-seed .. first-seed+seeds-1"
+    )
     parser.add_argument("--tasks", type=int, default=None, help="the first N meta-test tasks (default: all)")
     parser.add_argument("--trials", type=int, default=100)
     parser.add_argument("--methods", default=",".join(METHODS))
@@ -168,7 +171,7 @@ def main() -> pd.DataFrame:
             for task in tasks:
                 scale = Scale(scenario, task, metrics)
                 objective = TaskObjective(scenario, task)
-                for seed in range(args.seeds):
+                for seed in range(args.first_seed, args.first_seed + args.seeds):
                     for method in methods:
                         if method == "random":
                             configs = SearchSpace.from_tune(space).sample(
