@@ -46,6 +46,7 @@ NAMES = {"eta": "learning_rate", "lambda": "reg_lambda", "num_boost_round": "n_e
 # source). A fair first-run comparison leaves them out of the prior.
 SEEN = {"breast_cancer": ["1510"], "digits": ["28"], "iris": [], "wine": []}
 TASKS = ["iris", "wine", "breast_cancer", "digits"]
+PORTFOLIO: list[str] = []  # compare --portfolio trials: the prior's portfolio chosen per trial
 
 
 def train_xgboost(config: dict[str, Any]) -> None:
@@ -106,7 +107,8 @@ def _searcher(method: str, seed: int, task: str) -> tuple[Any, float]:
         import meta_tune.priors
         from meta_tune.searchers import PriorSearcher
 
-        prior = meta_tune.priors.shipped("xgboost", space=SPACE, names=NAMES, exclude=SEEN[task])
+        options = {"portfolio_objective": PORTFOLIO[0]} if PORTFOLIO else {}
+        prior = meta_tune.priors.shipped("xgboost", space=SPACE, names=NAMES, exclude=SEEN[task], **options)
         searcher: Any = PriorSearcher(prior=prior, seed=seed)
         searcher.set_search_properties("accuracy", "max", SPACE)
     elif method == "hyperopt":
@@ -152,9 +154,12 @@ def _reach(trace: list[tuple[float, float]], target: float) -> tuple[float, floa
     return float("nan"), float("nan")
 
 
-def _one_seed(task: str, seed: int, trials: int, optuna: bool) -> dict[str, Any]:
+def _one_seed(
+    task: str, seed: int, trials: int, optuna: bool, portfolio: str | None = None
+) -> dict[str, Any]:
     import torch
 
+    PORTFOLIO[:] = [portfolio] if portfolio else []
     torch.set_num_threads(1)  # TabularJob gives XGBoost torch's thread count: one core per process
     hyperopt = _trace("hyperopt", task, seed, trials)
     target = max(a for a, _ in hyperopt)
@@ -173,12 +178,14 @@ def _one_seed(task: str, seed: int, trials: int, optuna: bool) -> dict[str, Any]
     return row
 
 
-def compare(seeds: int, trials: int, jobs: int, optuna: bool, out: str | None = None) -> pd.DataFrame:
+def compare(
+    seeds: int, trials: int, jobs: int, *, optuna: bool, out: str | None = None, portfolio: str | None = None
+) -> pd.DataFrame:
     """Per task and seed: HyperOpt's best after ``trials`` and what the others need to reach it.
 
     Each (task, seed) row is printed as it finishes (and, with ``out``, the CSV rewritten).
     """
-    runs = [(task, seed, trials, optuna) for task in TASKS for seed in range(seeds)]
+    runs = [(task, seed, trials, optuna, portfolio) for task in TASKS for seed in range(seeds)]
     rows = []
     with ProcessPoolExecutor(jobs) as pool:
         for row in pool.map(_one_seed, *zip(*runs)):
@@ -274,6 +281,8 @@ def main() -> None:
     parser.add_argument("--tasks", type=int, default=20)
     parser.add_argument("--datasets", default=",".join(TASKS), help="compare: the tabular tasks.")
     parser.add_argument("--no-optuna", action="store_true")
+    parser.add_argument("--portfolio", choices=["time", "trials"], default=None,
+                        help="compare: the prior's portfolio objective [default: time].")
     parser.add_argument("--model", default="xgboost", help="yahpo: xgboost, decision_tree or mlp.")
     parser.add_argument("--samples", type=int, default=12)
     parser.add_argument("--out", default=None, help="Also write the per-seed rows to this CSV.")
@@ -284,7 +293,8 @@ def main() -> None:
         first_run(args.samples)
         return
     if args.mode == "compare":
-        frame = compare(args.seeds, args.trials, args.jobs, optuna=not args.no_optuna, out=args.out)
+        frame = compare(args.seeds, args.trials, args.jobs, optuna=not args.no_optuna, out=args.out,
+                        portfolio=args.portfolio)
     else:
         frame = yahpo(args.tasks, args.seeds, args.trials, args.model)
     if args.out:
