@@ -207,3 +207,29 @@ def test_a_missing_or_nan_objective() -> None:
 def test_objectives_are_checked_at_construction(metric: Any, mode: Any, message: str) -> None:
     with pytest.raises(InvalidConfigError, match=message):
         ParetoSearcher(SPACE, metric=metric, mode=mode)
+
+
+def report_both(config: dict[str, Any]) -> None:
+    tune.report(two_objectives(config))
+
+
+@pytest.mark.integration
+def test_drops_into_a_tune_run_with_several_objectives(ray_session: None, tmp_path: Path) -> None:
+    # Tune's TuneConfig takes one metric (for reporting); the searcher gets both from its constructor.
+    searcher = ParetoSearcher(history=synthetic_history(), metric=["f1", "f2"], mode=["min", "min"], seed=0)
+    tuner = tune.Tuner(
+        report_both,
+        param_space=SPACE,
+        tune_config=tune.TuneConfig(
+            search_alg=ConcurrencyLimiter(searcher, max_concurrent=2), metric="f1", mode="min", num_samples=8
+        ),
+        run_config=tune.RunConfig(storage_path=str(tmp_path), verbose=0),
+    )
+    results = tuner.fit()
+    assert len(results) == 8 and not results.errors
+    portfolio = pareto_portfolio(
+        synthetic_history(), SearchSpace.from_tune(SPACE), metrics=["f1", "f2"], modes=["min", "min"]
+    )
+    configs = [r.config for r in results]
+    assert all(c in configs for c in portfolio[:2])  # a quarter of num_samples comes from the portfolio
+    assert all(len(r.metrics) and {"f1", "f2"} <= set(r.metrics) for r in results)
