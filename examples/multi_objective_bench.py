@@ -34,7 +34,7 @@ import pandas as pd
 import meta_tune.priors
 from meta_tune.bench import TaskObjective, load_scenario, meta_split, random_history
 from meta_tune.bench._scenario import Scenario
-from meta_tune.priors._pareto import hypervolume, pareto_portfolio
+from meta_tune.priors import hypervolume, pareto_portfolio
 from meta_tune.searchers import ParetoSearcher, ParetoSearcherConfig
 from meta_tune.space import SearchSpace
 
