@@ -190,6 +190,9 @@ _ENTRIES: dict[str, SearcherEntry] = {
             "hyperopt",
             "Ray's HyperOptSearch (TPE), no transfer",
             _hyperopt,
+            # Its conditional spaces fail when a name repeats across branches (DuplicateLabel,
+            # e.g. rbv2_xgboost's booster/colsample_bylevel): it gets the flat space.
+            conditional=False,
             extra_options={"n_initial_points": (int, 20), "gamma": (float, 0.25)},
         ),
         SearcherEntry(

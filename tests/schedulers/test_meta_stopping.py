@@ -300,10 +300,18 @@ def test_inside_a_tuner_with_concurrent_trials(
     scheduler = MetaStoppingScheduler(predictor, min_t=2, top_k=2, base=inner)
     # HyperBand's first bracket runs its first four trials to max_t; later ones meet the rule.
     qualities = [0.95, 0.9, 0.85, 0.8, 0.1, 0.05, 0.15, 0.75, 0.0, 0.2]
+    # HyperBand needs its largest bracket (9 trials here) live at once: with fewer, a trial it
+    # paused can wait forever for bracket-mates that another rule stopped (README, Schedulers).
+    # The time budget turns any such wait into a failure rather than a hung test run.
     tuner = tune.Tuner(
         curve_trainable,
         param_space={"quality": tune.grid_search(qualities)},
-        tune_config=tune.TuneConfig(scheduler=scheduler, max_concurrent_trials=2, reuse_actors=True),
+        tune_config=tune.TuneConfig(
+            scheduler=scheduler,
+            max_concurrent_trials=2 if base == "asha" else len(qualities),
+            reuse_actors=True,
+            time_budget_s=300,
+        ),
         run_config=tune.RunConfig(storage_path=str(tmp_path), verbose=0),
     )
     results = tuner.fit()
