@@ -11,9 +11,6 @@ import copy
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from ray import tune
-from ray.tune.search.sample import Categorical
-
 from meta_tune.errors import InvalidConfigError
 
 #: Where a ``grid_search`` sits in a param_space (dict keys and list indices) and its values.
@@ -38,6 +35,8 @@ def grid_axes(param_space: Any, path: list[str | int] | None = None) -> list[Gri
         return [axis for key, value in param_space.items() for axis in grid_axes(value, [*path, str(key)])]
     if isinstance(param_space, list):
         return [axis for i, value in enumerate(param_space) for axis in grid_axes(value, [*path, i])]
+    from ray.tune.search.sample import Categorical  # here: importing meta_tune.space stays light
+
     if isinstance(param_space, Categorical) and grid_axes(list(param_space.categories), path):
         raise InvalidConfigError(
             f"A grid_search inside the tune.choice at {'/'.join(map(str, path))} cannot be walked as a "
@@ -48,6 +47,8 @@ def grid_axes(param_space: Any, path: list[str | int] | None = None) -> list[Gri
 
 def without_grid(param_space: Mapping[str, Any], axes: list[GridAxis]) -> dict[str, Any]:
     """The param_space with each grid axis as a ``tune.choice`` over its values (what it may hold)."""
+    from ray import tune
+
     space = copy.deepcopy(dict(param_space))
     for path, values in axes:
         set_at(space, path, tune.choice(values))
