@@ -421,6 +421,12 @@ def demo(
     from meta_tune.tuning._paths import check_writable_folder
 
     spec = _spec(trainable)
+    if task is None and spec.name not in DEMO_TASKS:
+        raise click.BadParameter(
+            f"the demo learns from a family's shipped tuning history, and {spec.name!r} ships none: use "
+            f"{', '.join(DEMO_TASKS)}, or give --task to tune a task of your own store's history",
+            param_hint="--trainable",
+        )
     task = task or DEMO_TASKS[spec.name]
     spec.check_task(task)
     try:

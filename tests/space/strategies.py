@@ -136,8 +136,12 @@ def node(draw: st.DrawFn, depth: int, in_choice: bool = False) -> Leaf:
             branches.append(draw(node(depth - 1, in_choice=True)))
         else:
             sub = draw(subspace(depth - 1))
-            sub.domain["kind"] = f"branch{tag}"
-            sub.values = sub.values.map(lambda d, t=tag: {**d, "kind": f"branch{t}"})
+            # Tags unique across nesting levels too: with "branch1" both in this choice and in a
+            # choice nested in it, two categories differ only in their other keys, and a
+            # flattened config that lacks one of those keys cannot say which it was.
+            label = f"branch{depth}.{tag}"
+            sub.domain["kind"] = label
+            sub.values = sub.values.map(lambda d, t=label: {**d, "kind": t})
             branches.append(sub)
     return Leaf(
         tune.choice([b.domain for b in branches]),

@@ -11,8 +11,15 @@ from meta_tune.store import Store
 from meta_tune.trainables import get, names
 from meta_tune.tuning import _shipped, fit_prior, load_shipped, shipped_archive
 
+#: The families that ship a tuning history (tabular ships priors learned from YAHPO instead).
+HISTORY_FAMILIES = ["image", "meta", "rl", "text"]
 
-@pytest.mark.parametrize("family", names())
+
+def test_the_families_without_a_history_are_those_that_ship_priors_instead() -> None:
+    assert [f for f in names() if shipped_archive(f) is not None] == HISTORY_FAMILIES
+
+
+@pytest.mark.parametrize("family", HISTORY_FAMILIES)
 def test_every_family_ships_whole_curves_of_at_least_8_tasks(family: str, tmp_path: Path) -> None:
     archive = shipped_archive(family)
     assert archive is not None and archive.stat().st_size < 20e6
@@ -57,9 +64,9 @@ def test_the_main_jobs_task_needs_no_system_package(monkeypatch: pytest.MonkeyPa
     assert len(load_task(DEMO_TASKS["image"]).y_train) > 0
 
 
-def test_every_family_has_a_demo_task() -> None:
+def test_every_family_with_a_history_has_a_demo_task() -> None:
     from meta_tune.cli._tuning import DEMO_TASKS
 
-    assert set(DEMO_TASKS) == set(names())
+    assert set(DEMO_TASKS) == set(HISTORY_FAMILIES)
     for family, task in DEMO_TASKS.items():
         assert task in get(family).tasks
