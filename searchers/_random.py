@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import copy
-import itertools
 import math
 from collections.abc import Mapping, Sequence
 from typing import Any, Literal
@@ -55,11 +54,11 @@ class RandomSearch(MetaSearcher):
 
     def _propose(self) -> dict[str, Any]:
         config = self.space.sample(self._rng, 1)[0]
-        if self._grid:
-            points = itertools.product(*(values for _, values in self._grid))
-            point = next(itertools.islice(points, self._proposed % self.grid_size, None))
-            for (path, _), value in zip(self._grid, point):
-                set_at(config, path, copy.deepcopy(value))
+        # Grid point i mod G in itertools.product order (the last axis fastest), by mixed radix.
+        index = self._proposed % self.grid_size
+        for path, values in reversed(self._grid):
+            index, digit = divmod(index, len(values))
+            set_at(config, path, copy.deepcopy(values[digit]))
         self._proposed += 1
         return config
 
