@@ -24,7 +24,6 @@ import torch
 
 from meta_tune.errors import InvalidConfigError
 from meta_tune.priors import Prior
-from meta_tune.priors._trees import predict_trees
 from meta_tune.searchers._base import Observation
 from meta_tune.searchers._transfer import TransferConfig, TransferSearcher, check_config
 from meta_tune.space import CategoricalParam, FloatParam, IntParam, Param, SearchSpace
@@ -518,7 +517,7 @@ class _Policy:
         optimizer = self._optimizer()
         for _ in range(steps):
             draws = self.sample(SURROGATE_BATCH, rng)
-            predicted = np.column_stack([predict_trees(m, draws.unit) for m in surrogates])
+            predicted = np.column_stack([m.predict(draws.unit) for m in surrogates])
             score = -(((predicted - low) / span) @ task_weights)
             advantage = torch.tensor((score - score.mean()) / (score.std() + 1e-12), dtype=torch.float32)
             z = draws.unit[:, self.order]

@@ -22,15 +22,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 import numpy as np
 
 from meta_tune.priors._history import TaskHistory
-from meta_tune.priors._trees import fit_trees, predict_trees
-
-if TYPE_CHECKING:
-    from sklearn.ensemble import ExtraTreesRegressor
+from meta_tune.priors._trees import TreeEnsemble, fit_trees
 
 #: Trials of each task its relative-cost regressor is fitted on (a seeded sample of the rest).
 MAX_COST_POINTS = 200
@@ -67,8 +63,8 @@ class CostModel:
 
     def __init__(
         self,
-        tasks: list[ExtraTreesRegressor | None],
-        mean: ExtraTreesRegressor,
+        tasks: list[TreeEnsemble | None],
+        mean: TreeEnsemble,
         *,
         log_scale: float,
         steps: int,
@@ -86,7 +82,7 @@ class CostModel:
             The model, or None when fewer than two tasks have two or more trials with a
             runtime (then the prior is cost-blind).
         """
-        models: list[ExtraTreesRegressor | None] = []
+        models: list[TreeEnsemble | None] = []
         pooled, scales, steps = [], [], []
         for t, task in enumerate(tasks):
             rows = (
@@ -114,7 +110,7 @@ class CostModel:
         if len(x) > MAX_POOLED_POINTS:
             x = x[np.sort(np.random.default_rng([seed, 19]).choice(len(x), MAX_POOLED_POINTS, replace=False))]
         fitted = [m for m in models if m is not None]
-        mean = np.log(np.mean([np.exp(predict_trees(m, x)) for m in fitted], axis=0))
+        mean = np.log(np.mean([np.exp(m.predict(x)) for m in fitted], axis=0))
         return cls(
             models,
             fit_trees(x, mean, seed=seed, min_samples_leaf=3),
@@ -125,7 +121,7 @@ class CostModel:
     def relative(self, unit: np.ndarray) -> np.ndarray:
         """Each config's expected cost on a new task relative to a typical config (1 = typical), ``(n,)``."""
         unit = np.atleast_2d(np.asarray(unit, dtype=float))
-        return np.exp(predict_trees(self._mean, unit))
+        return np.exp(self._mean.predict(unit))
 
     def per_task(self, unit: np.ndarray) -> np.ndarray:
         """Each config's cost on each training task relative to its typical config, ``(n, n_tasks)``.
@@ -135,7 +131,7 @@ class CostModel:
         unit = np.atleast_2d(np.asarray(unit, dtype=float))
         expected = self.relative(unit)
         return np.column_stack(
-            [expected if m is None else np.exp(predict_trees(m, unit)) for m in self._tasks]
+            [expected if m is None else np.exp(m.predict(unit)) for m in self._tasks]
         )
 
     def log_scale_for(self, observed: Sequence[CostObservation]) -> float:

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -30,9 +30,6 @@ from meta_tune.errors import InvalidConfigError
 from meta_tune.priors._history import read_history
 from meta_tune.priors._trees import fit_trees
 from meta_tune.space import SearchSpace
-
-if TYPE_CHECKING:
-    from sklearn.ensemble import ExtraTreesRegressor
 
 logger = logging.getLogger(__name__)
 
@@ -183,7 +180,7 @@ def pareto_portfolio(
     dominated = np.zeros((len(candidate_units), len(units), BOX_POINTS), dtype=bool)
     for t, model in enumerate(models):
         predicted = (
-            ranks[t][[0] * len(candidate_units)] if model is None else _predict(model, candidate_units)
+            ranks[t][[0] * len(candidate_units)] if model is None else model.predict(candidate_units)
         )
         for j, (source, row) in enumerate(candidate_sources):
             if source == t:  # a task's own trial keeps its observed ranks there
@@ -212,9 +209,3 @@ def _rank01(values: np.ndarray) -> np.ndarray:
     """Each value's rank among ``values`` scaled to [0, 1] (0: the best, ties share their mean rank)."""
     ranks = pd.Series(values).rank(method="average").to_numpy(dtype=float) - 1.0
     return ranks / max(1.0, len(values) - 1.0)
-
-
-def _predict(model: ExtraTreesRegressor, x: np.ndarray) -> np.ndarray:
-    """A multi-output tree ensemble's predictions, ``(n, k)``, straight through its trees."""
-    rows = np.ascontiguousarray(x, dtype=np.float32)
-    return np.asarray(np.mean([tree.tree_.predict(rows)[:, :, 0] for tree in model.estimators_], axis=0))

@@ -13,14 +13,13 @@ a small tree-ensemble surrogate per task scores the candidates it never evaluate
 from __future__ import annotations
 
 import numpy as np
-from sklearn.ensemble import ExtraTreesRegressor
 
 from meta_tune.priors._cost import CostModel
 from meta_tune.priors._history import TaskHistory
-from meta_tune.priors._trees import fit_trees, predict_trees
+from meta_tune.priors._trees import TreeEnsemble, fit_trees
 
 
-def fit_surrogates(tasks: list[TaskHistory], *, seed: int) -> list[ExtraTreesRegressor]:
+def fit_surrogates(tasks: list[TaskHistory], *, seed: int) -> list[TreeEnsemble]:
     """One regressor per task from its configs (ordinal unit cube) to its normalized regret."""
     return [fit_trees(task.unit, task.regret, seed=seed + i) for i, task in enumerate(tasks)]
 
@@ -29,14 +28,14 @@ def regret_matrix(
     candidates: np.ndarray,
     sources: np.ndarray,
     tasks: list[TaskHistory],
-    surrogates: list[ExtraTreesRegressor],
+    surrogates: list[TreeEnsemble],
 ) -> np.ndarray:
     """Normalized regret of each candidate on each task, ``(n_candidates, n_tasks)``.
 
     A candidate taken from task ``t``'s own trials keeps its observed regret there
     (``sources[j] = (t, row)``, or ``(-1, -1)`` for a candidate of no task).
     """
-    scores = np.column_stack([np.clip(predict_trees(m, candidates), 0.0, 1.0) for m in surrogates])
+    scores = np.column_stack([np.clip(m.predict(candidates), 0.0, 1.0) for m in surrogates])
     for j, (t, row) in enumerate(sources):
         if t >= 0:
             scores[j, t] = tasks[t].regret[row]

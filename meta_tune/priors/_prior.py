@@ -29,12 +29,11 @@ from meta_tune.priors._similarity import (
     meta_feature_weights,
     ranking_weights,
 )
-from meta_tune.priors._trees import predict_trees
+from meta_tune.priors._trees import TreeEnsemble
 from meta_tune.space import CategoricalParam, SearchSpace
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
-    from sklearn.ensemble import ExtraTreesRegressor
 
 logger = logging.getLogger(__name__)
 
@@ -238,7 +237,7 @@ class Prior:
 
     # ------------------------------------------------------------------ similarity
     @cached_property
-    def _surrogates(self) -> list[ExtraTreesRegressor]:
+    def _surrogates(self) -> list[TreeEnsemble]:
         return fit_surrogates(self._tasks, seed=self.config.seed)
 
     def task_weights(
@@ -286,7 +285,7 @@ class Prior:
         keys = [row.tobytes() for row in unit]
         new = [i for i, key in enumerate(keys) if key not in cache]
         if new:
-            fresh = np.column_stack([predict_trees(m, unit[new]) for m in self._surrogates])
+            fresh = np.column_stack([m.predict(unit[new]) for m in self._surrogates])
             cache.update({keys[i]: row for i, row in zip(new, fresh)})
         return np.array([cache[key] for key in keys]).reshape(len(keys), len(self._surrogates))
 
