@@ -91,3 +91,21 @@ def test_scale_example_extrapolates_a_capped_searcher() -> None:
     assert rows[1]["suggest_median_ms"] == pytest.approx(0.01 * 10_000, rel=0.1)
     # Both kinds of call, from 0 to 10,000 trials: 2 x 0.01 ms x 10,000^2 / 2 = 1,000 s.
     assert rows[1]["searcher_s"] == pytest.approx(1000, rel=0.1)
+
+
+@pytest.mark.integration
+def test_xgboost_first_run_example_tunes_with_the_shipped_prior(
+    ray_session: None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pytest.importorskip("xgboost")
+    from meta_tune.space import SearchSpace
+
+    monkeypatch.setenv("META_TUNE_PRIOR_CACHE", str(tmp_path / "prior-cache"))
+    example = load("xgboost_first_run")
+    accuracy, config = example.first_run(samples=3, storage_path=str(tmp_path / "ray"))
+    # breast_cancer's validation split: XGBoost from the prior's first configs is far above
+    # the majority class (0.63).
+    assert accuracy > 0.9
+    assert SearchSpace.from_tune(example.SPACE).check(config) is None
+    # The refit for the example's space was cached for the next first run.
+    assert len(list((tmp_path / "prior-cache").glob("*.json"))) == 1

@@ -16,12 +16,14 @@ import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
 
 from meta_tune.errors import IncompatibleSearchSpaceError, InvalidConfigError
+from meta_tune.priors._cache import file_sha256, fit_cached
+from meta_tune.priors._history import RESERVED_COLUMNS
 from meta_tune.priors._prior import Prior, fit
 from meta_tune.space import CategoricalParam, FloatParam, IntParam, SearchSpace
 
@@ -208,7 +210,11 @@ def shipped(
     space: Mapping[str, Any] | SearchSpace | None = None,
     names: Mapping[str, str] | None = None,
     exclude: Sequence[str] = (),
+    history: pd.DataFrame | None = None,
+    metric: str = METRIC,
+    mode: Literal["min", "max"] = "max",
     data_dir: str | os.PathLike[str] | None = None,
+    cache: bool | str | os.PathLike[str] | None = None,
     **options: Any,
 ) -> Prior:
     """A prior that ships with meta-tune, for the default space or for the user's own.
@@ -219,6 +225,14 @@ def shipped(
     them count, parameters the space lacks are left out and the space's own other
     parameters get a uniform prior.
 
+    With ``history`` (the user's own runs, e.g. ``Store().history(family="my-xgb")``) the
+    user's tasks join the shipped ones as more training tasks of the same prior: the
+    searchers' task weights (:meth:`Prior.task_weights`), re-fitted to the target's own
+    results, decide how much the shipped tasks and the user's count.
+
+    A refit is cached on disk (see :func:`cache_dir`), keyed by a SHA-256 of everything it
+    depends on, so the same call again loads in well under a second.
+
     Args:
         name: ``"xgboost"``, ``"decision_tree"`` or ``"mlp"`` (see :func:`names`).
         space: The user's Tune search space (flat keys, or nested: parameters are matched
@@ -228,14 +242,24 @@ def shipped(
             library's names or their aliases; values: flattened paths in ``space``).
         exclude: Tasks to leave out (``"rbv2_xgboost/1510"`` or the OpenML id ``"1510"``),
             e.g. the dataset being tuned when it is one of YAHPO's, for an honest comparison.
+        history: The user's own trials in the format of :meth:`meta_tune.store.Store.history`
+            (a ``task`` column, one column per parameter named as in ``space``, the metric).
+        metric: The history's metric column; it must mean what the shipped priors learned,
+            accuracy as a fraction in [0, 1], maximized (e.g. ``"val_acc"``).
+        mode: The history metric's mode; only ``"max"`` can mean accuracy.
         data_dir: Where the shipped files are (default: inside the package).
+        cache: Where refits are cached: None for :func:`cache_dir`'s default (which
+            ``$META_TUNE_PRIOR_CACHE`` relocates, or turns off with ``0``), a folder, or
+            False for no cache.
         **options: Fields of :class:`meta_tune.priors.PriorConfig` for a refit.
 
     Returns:
         The prior, with metric ``"accuracy"`` (a fraction, maximized).
 
     Raises:
-        InvalidConfigError: An unknown prior name or a ``names`` key it does not have.
+        InvalidConfigError: An unknown prior name or a ``names`` key it does not have; a
+            ``history`` without the ``metric`` or ``task`` column, with ``mode="min"`` or
+            with values outside [0, 1].
         IncompatibleSearchSpaceError: No parameter of the prior is in ``space`` (after
             ``names``), or no shipped trial lies inside the space's bounds.
 
@@ -248,12 +272,41 @@ def shipped(
     spec = model(name)
     folder = Path(data_dir) if data_dir is not None else DATA_DIR
     mapping = _resolve_names(spec, names or {})
-    if space is None and not mapping and not options and not exclude:
+    if history is not None:
+        check_own_metric(metric, mode)
+    if space is None and not mapping and not options and not exclude and history is None:
         return _ready(folder, spec.name)
     target = SearchSpace.from_tune(spec.space()) if space is None else (
         space if isinstance(space, SearchSpace) else SearchSpace.from_tune(space)
     )
-    frame = history(name, data_dir=folder).rename(columns=mapping)
+    frame = shipped_frame(spec.name, target, mapping, exclude=exclude, data_dir=folder)
+    if history is not None:
+        frame = combine(frame, own_history(history, target, metric=metric, mode=mode))
+    key = {"shipped": {spec.name: file_sha256(folder / f"{spec.name}.parquet")}}
+    return fit_cached(frame, target, metric=METRIC, mode="max", key=key, cache=cache, **options)
+
+
+def shipped_frame(
+    name: str,
+    target: SearchSpace,
+    mapping: Mapping[str, str] | None = None,
+    *,
+    exclude: Sequence[str] = (),
+    data_dir: str | os.PathLike[str] | None = None,
+) -> pd.DataFrame:
+    """The shipped history of ``name`` that a prior for ``target`` learns from.
+
+    Its columns are renamed by ``mapping`` (library name -> the user's, as resolved by
+    ``names=`` of :func:`shipped`), its tasks in ``exclude`` left out, and its rows and
+    columns cut to ``target`` (see :func:`shipped`).
+
+    Raises:
+        InvalidConfigError: ``exclude`` names no shipped task.
+        IncompatibleSearchSpaceError: See :func:`shipped`.
+    """
+    spec = model(name)
+    mapping = dict(mapping or {})
+    frame = history(name, data_dir=data_dir).rename(columns=mapping)
     if exclude:
         left_out = {t if "/" in t else f"{spec.scenario}/{t}" for t in map(str, exclude)}
         unknown = sorted(left_out - set(frame["task"]))
@@ -263,8 +316,82 @@ def shipped(
                 f"tasks are {spec.scenario}/<OpenML data id>, e.g. {frame['task'].iloc[0]!r}."
             )
         frame = frame[~frame["task"].isin(left_out)]
-    frame = _inside(frame, target, spec, mapping)
-    return fit(frame, space=target, metric=METRIC, mode="max", **options)
+    return _inside(frame, target, spec, mapping)
+
+
+def check_own_metric(metric: str, mode: str) -> None:
+    """The user's history's metric must be able to mean the shipped priors' accuracy (maximized).
+
+    Raises:
+        InvalidConfigError: ``mode`` is not ``"max"``.
+    """
+    if mode != "max":
+        raise InvalidConfigError(
+            f"history with metric={metric!r}, mode={mode!r}: the shipped priors learned accuracy (a fraction "
+            "in [0, 1], maximized), and a minimized metric cannot count as it. Combine a history of an "
+            "accuracy-like metric (mode='max'), or fit a prior on your history alone with "
+            "meta_tune.priors.fit(history, space=..., metric=..., mode=...)."
+        )
+
+
+def own_history(
+    history: pd.DataFrame, target: SearchSpace, *, metric: str, mode: str = "max"
+) -> pd.DataFrame:
+    """The user's trials as more training tasks of a shipped prior for ``target``.
+
+    Keeps the bookkeeping columns (status, runtimes, steps: which trials count and what
+    they cost) and ``target``'s parameters (named by their flattened paths), and renames
+    ``metric`` to the shipped metric ``accuracy``.
+
+    Raises:
+        InvalidConfigError: Not a DataFrame, no ``task`` or ``metric`` column, ``mode`` not
+            ``"max"``, no finite value, or values outside [0, 1].
+    """
+    check_own_metric(metric, mode)
+    if not isinstance(history, pd.DataFrame):
+        raise InvalidConfigError(
+            f"history must be a pandas DataFrame of your trials (e.g. Store().history(family=...)), got "
+            f"{type(history).__name__}."
+        )
+    for column in ("task", metric):
+        if column not in history.columns:
+            raise InvalidConfigError(
+                f"Your history has no {column!r} column (its columns: {list(history.columns)}); it needs a "
+                f"'task' column, one column per parameter of your space and the metric (metric={metric!r})."
+            )
+    values = pd.to_numeric(history[metric], errors="coerce").to_numpy(dtype=float)
+    finite = np.isfinite(values)
+    outside = finite & ((values < 0) | (values > 1))
+    if outside.any():
+        raise InvalidConfigError(
+            f"Your history's {metric!r} has values outside [0, 1] (e.g. {values[outside][:3].tolist()}): the "
+            "shipped priors learned accuracy as a fraction in [0, 1], maximized. Give an accuracy-like "
+            "metric as a fraction (divide a percentage by 100), or fit a prior on your history alone "
+            "with meta_tune.priors.fit."
+        )
+    if not finite.any():
+        raise InvalidConfigError(f"Your history has no finite {metric!r} value to learn from.")
+    keep = {*RESERVED_COLUMNS, metric, *target.flat_keys()}
+    frame = history[[c for c in history.columns if c in keep and not (c == METRIC and metric != METRIC)]]
+    return frame.rename(columns={metric: METRIC}).reset_index(drop=True)
+
+
+def combine(shipped_part: pd.DataFrame, own: pd.DataFrame) -> pd.DataFrame:
+    """A shipped history and the user's stacked as one history (the user's tasks added).
+
+    Shipped rows get the bookkeeping the user's rows may have: each its own ``trial_id``,
+    one step, status ``TERMINATED``.
+    """
+    part = shipped_part.copy()
+    part["trial_id"] = part["task"].astype(str) + "#" + pd.RangeIndex(len(part)).astype(str)
+    part["status"] = "TERMINATED"
+    part["training_iteration"] = 1
+    clash = sorted(set(part["task"]) & set(own["task"].astype(str)))
+    if clash:
+        raise InvalidConfigError(
+            f"Your history has tasks named like the shipped ones ({clash[:3]}); rename your tasks."
+        )
+    return pd.concat([part, own], ignore_index=True)
 
 
 def history(name: str, *, data_dir: str | os.PathLike[str] | None = None) -> pd.DataFrame:
@@ -435,5 +562,5 @@ def build(
     return written
 
 
-__all__ = ["DATA_DIR", "METRIC", "MODELS", "ShippedModel", "ShippedParam", "build", "history", "model",
-           "names", "shipped"]
+__all__ = ["DATA_DIR", "METRIC", "MODELS", "ShippedModel", "ShippedParam", "build", "check_own_metric",
+           "combine", "history", "model", "names", "own_history", "shipped", "shipped_frame"]

@@ -18,6 +18,12 @@ from meta_tune.priors._shipped import DATA_DIR, MODELS, build, history
 from meta_tune.space import SearchSpace
 
 
+@pytest.fixture(autouse=True)
+def _cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Refits are cached in the test's folder, never in the user's cache."""
+    monkeypatch.setenv("META_TUNE_PRIOR_CACHE", str(tmp_path / "prior-cache"))
+
+
 @pytest.mark.parametrize("name", ["xgboost", "decision_tree", "mlp"])
 def test_each_shipped_prior_loads_by_name_in_library_terms_with_a_cost_model(name: str) -> None:
     prior = shipped(name)
