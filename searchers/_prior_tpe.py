@@ -134,6 +134,11 @@ class PriorTPESearcher(TransferSearcher):
         self._config: PriorTPESearcherConfig
         self._pool: list[dict[str, Any]] = []
         self._domain: Domain | None = None
+        # Each config's hyperopt values, computed once: the TPE history is rebuilt at every
+        # suggestion, and encoding all of it again dominated the call from a few hundred trials.
+        self._pool_values: list[dict[str, Any]] | None = None
+        self._own_miscs: list[dict[str, Any]] = []  # hyperopt's misc of each own trial
+        self._own_offset = 0  # the tid of the first own trial in them
         super().__init__(
             space,
             prior=prior,
@@ -158,6 +163,7 @@ class PriorTPESearcher(TransferSearcher):
     def _on_space(self) -> None:
         super()._on_space()
         self._domain = _hyperopt_domain(self.space)
+        self._own_miscs = []
         self._draw_pool()
 
     def _continue(self) -> dict[str, Any]:
@@ -179,7 +185,7 @@ class PriorTPESearcher(TransferSearcher):
 
     def _load_extra_state(self, state: dict[str, Any]) -> None:
         super()._load_extra_state(state)
-        self._pool = state["pool"]
+        self._pool, self._pool_values, self._own_miscs = state["pool"], None, []
 
     # ------------------------------------------------------------------ internals
     def _draw_pool(self) -> None:
@@ -188,6 +194,7 @@ class PriorTPESearcher(TransferSearcher):
         They get an RNG of their own: the searcher's RNG is not touched, so a restored
         searcher continues exactly.
         """
+        self._pool_values = None
         if self._prior is None:
             self._pool = []
             return
@@ -207,16 +214,23 @@ class PriorTPESearcher(TransferSearcher):
         losses += [worst + 1.0 if o.value is None else o.value for o in own]
         pending = list(self._live.values())  # as hyperopt does: counted bad, for diversity
         losses += [worst + 1.0] * len(pending)
-        configs = self._pool[:n_pseudo] + [o.config for o in own] + pending
+        if self._pool_values is None:
+            self._pool_values = [_hyperopt_values(self.space, c) for c in self._pool]
+        if self._own_offset != n_pseudo:  # own trials' tids follow the pseudo-observations'
+            self._own_miscs, self._own_offset = [], n_pseudo
+        for i, o in enumerate(own[len(self._own_miscs) :], start=n_pseudo + len(self._own_miscs)):
+            self._own_miscs.append(_misc(_hyperopt_values(self.space, o.config), i))
+        after = n_pseudo + len(own)
+        miscs = (
+            [_misc(values, tid) for tid, values in enumerate(self._pool_values[:n_pseudo])]
+            + self._own_miscs
+            + [_misc(_hyperopt_values(self.space, c), after + j) for j, c in enumerate(pending)]
+        )
         n_good = min(len(values), math.ceil(self._config.gamma * math.sqrt(len(own))), _MAX_BELOW - n_pseudo)
         # tpe.suggest puts the best ceil(gamma' * sqrt(N)) of its N trials in the good group.
-        gamma = (n_pseudo + n_good - 0.5) / math.sqrt(len(configs)) if n_pseudo + n_good else 0.0
+        gamma = (n_pseudo + n_good - 0.5) / math.sqrt(len(miscs)) if n_pseudo + n_good else 0.0
         trials = hyperopt.Trials()
-        tids = list(range(len(configs)))
-        miscs = [
-            {"tid": tid, "cmd": None, "workdir": None, **_idxs_vals(self.space, config, tid)}
-            for tid, config in zip(tids, configs)
-        ]
+        tids = list(range(len(miscs)))
         results = [{"status": hyperopt.STATUS_OK, "loss": float(loss)} for loss in losses]
         docs = trials.new_trial_docs(tids, [None] * len(tids), results, miscs)
         for doc in docs:
@@ -289,19 +303,27 @@ def _hyperopt_domain(space: SearchSpace) -> Domain:
     return hyperopt.Domain(lambda _: 0.0, root)
 
 
-def _idxs_vals(space: SearchSpace, config: Mapping[str, Any], tid: int) -> dict[str, Any]:
-    """A config as hyperopt's ``misc`` ``idxs``/``vals`` (inactive parameters: empty lists)."""
+def _hyperopt_values(space: SearchSpace, config: Mapping[str, Any]) -> dict[str, Any]:
+    """Each parameter's value in the hyperopt domain for ``config`` (None: inactive in it)."""
     unit = space.encode(config, "ordinal")
     active = set(space.active_names(config))
-    idxs: dict[str, list[int]] = {}
-    vals: dict[str, list[Any]] = {}
+    values: dict[str, Any] = {}
     for d, param in enumerate(space.params):
         if param.name not in active:
-            idxs[param.name], vals[param.name] = [], []
-            continue
-        idxs[param.name] = [tid]
-        if isinstance(param, CategoricalParam):
-            vals[param.name] = [min(param.n - 1, int(unit[d] * param.n))]
+            values[param.name] = None
+        elif isinstance(param, CategoricalParam):
+            values[param.name] = min(param.n - 1, int(unit[d] * param.n))
         else:
-            vals[param.name] = [float(unit[d])]
-    return {"idxs": idxs, "vals": vals}
+            values[param.name] = float(unit[d])
+    return values
+
+
+def _misc(values: Mapping[str, Any], tid: int) -> dict[str, Any]:
+    """Hyperopt's ``misc`` of trial ``tid`` with ``values`` (inactive parameters: empty lists)."""
+    return {
+        "tid": tid,
+        "cmd": None,
+        "workdir": None,
+        "idxs": {name: [] if value is None else [tid] for name, value in values.items()},
+        "vals": {name: [] if value is None else [value] for name, value in values.items()},
+    }
