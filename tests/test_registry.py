@@ -69,12 +69,13 @@ def test_bench_runs_every_registered_searcher_under_its_name_and_adds_only_peers
 
 def render_tables() -> str:
     """The docs' tables of searchers and schedulers, from the registries."""
-    lines = ["| searcher | what | learns from | options |", "|---|---|---|---|"]
+    lines = ["| searcher | what | learns from | objectives | options |", "|---|---|---|---|---|"]
     for name in searchers.names():
         entry = searchers.get(name)
         learns = "a prior of related tasks" if entry.needs_prior else "this run only"
+        objectives = "one or several" if entry.multi_objective else "one"
         options = ", ".join(f"`{o}`" for o in sorted(entry.options())) or "none"
-        lines.append(f"| `{name}` | {entry.summary} | {learns} | {options} |")
+        lines.append(f"| `{name}` | {entry.summary} | {learns} | {objectives} | {options} |")
     lines += ["", "| scheduler | what | learns from | options |", "|---|---|---|---|"]
     for name in schedulers.names():
         scheduler = schedulers.get(name)

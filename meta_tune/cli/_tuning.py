@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import math
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -63,6 +64,8 @@ FLAGS = {
     "resources.gpu": "--gpus-per-trial",
     "time_budget_s": "--time-budget",
     "name": "--name",
+    "metric": "--metric",
+    "mode": "--mode",
 }
 
 
@@ -169,6 +172,20 @@ def _pairs(values: tuple[str, ...], flag: str) -> dict[str, Any] | None:
     metavar="KEY=VALUE",
     help="A scheduler option (repeat for more), e.g. reduction_factor=3.",
 )
+@click.option(
+    "--metric",
+    "metrics",
+    multiple=True,
+    help="The metric to tune [default: the family's]; repeat for several objectives (--metric accuracy "
+    "--metric time_total_s, with one --mode each): the run looks for their Pareto front.",
+)
+@click.option(
+    "--mode",
+    "modes",
+    multiple=True,
+    type=click.Choice(["min", "max"]),
+    help="min or max, one per --metric, in the same order [default: the family's].",
+)
 @click.option("--samples", default=None, type=click.IntRange(min=1), help="Trials to run [default: 20].")
 @click.option("--seed", default=None, type=int, help="Seeds the searcher and the trials [default: 0].")
 @click.option("--cpus-per-trial", default=None, type=float, help="[default: 1]")
@@ -195,6 +212,8 @@ def run(
     searcher_options: tuple[str, ...],
     scheduler: str | None,
     scheduler_options: tuple[str, ...],
+    metrics: tuple[str, ...],
+    modes: tuple[str, ...],
     samples: int | None,
     seed: int | None,
     cpus_per_trial: float | None,
@@ -229,6 +248,8 @@ def run(
         "searcher.options": _pairs(searcher_options, "--searcher-option"),
         "scheduler.name": scheduler,
         "scheduler.options": _pairs(scheduler_options, "--scheduler-option"),
+        "metric": _one_or_list(metrics),
+        "mode": _one_or_list(modes),
         "samples": samples,
         "seed": seed,
         "resources.cpu": cpus_per_trial,
@@ -266,9 +287,32 @@ def run(
         outcome = run_experiment(experiment, store=store, resume=resume, callbacks=[progress.callback()])
     if outcome.resumed:
         click.echo(f"Resumed the interrupted run in {experiment.storage_path / experiment.run_name}.")
-    click.echo(f"\nDone in {outcome.wall_s:.0f} s. Best {experiment.metric}: {outcome.best:.4f} with")
-    click.echo("  " + ", ".join(f"{k}={v}" for k, v in outcome.best_config.items()))
+    if outcome.front is not None:
+        _echo_front(outcome.front, experiment.metrics, experiment.modes, wall_s=outcome.wall_s)
+    else:
+        click.echo(f"\nDone in {outcome.wall_s:.0f} s. Best {experiment.metric}: {outcome.best:.4f} with")
+        click.echo("  " + ", ".join(f"{k}={v}" for k, v in outcome.best_config.items()))
     click.echo(f"See all trials with: meta-tune store show {target.store_task}")
+
+
+def _one_or_list(values: tuple[str, ...]) -> str | list[str] | None:
+    """A repeated flag's values: None, the one given, or the list of them."""
+    return None if not values else values[0] if len(values) == 1 else list(values)
+
+
+def _echo_front(front: Any, metrics: list[str], modes: Sequence[str], *, wall_s: float) -> None:
+    """Print the Pareto-optimal trials of a run with several objectives, with their configs."""
+    objectives = ", ".join(f"{m} ({mode})" for m, mode in zip(metrics, modes))
+    click.echo(f"\nDone in {wall_s:.0f} s. {len(front)} Pareto-optimal trial(s) of {objectives}:")
+    if front.empty:
+        click.echo("  none: no trial finished with every objective.")
+        return
+    import pandas as pd
+
+    params = [c for c in front.columns if c not in ("trial", *metrics)]
+    table = front[["trial", *metrics]].copy()
+    table["config"] = [", ".join(f"{k}={row[k]}" for k in params) for _, row in front.iterrows()]
+    echo_table(pd.DataFrame(table))
 
 
 @click.command()

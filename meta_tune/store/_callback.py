@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import sys
 import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -52,11 +52,17 @@ class StoreCallback(Callback):
     metric, mode or space keeps them (a warning names the difference); values passed here
     must agree with the task's.
 
+    A run tuned for several objectives (a multi-objective searcher given ``metric=[...]``,
+    ``mode=[...]``) passes them all here the same way: the task's metric and mode are the
+    first objective's, and :meth:`Store.objectives` returns every one, which ``meta-tune
+    report`` draws a Pareto front of. Every metric a trial reports is recorded whatever was
+    tuned (Tune's ``time_total_s`` is the trial's ``runtime_s``).
+
     Args:
         store: A :class:`Store`, a store URL, or None for ``$MT_STORE`` / the default.
         task: The task name the trials are recorded under (created if needed).
-        metric: The metric tuned (default: the Tune run's).
-        mode: ``"min"`` or ``"max"`` (default: the Tune run's).
+        metric: The metric tuned (default: the Tune run's), or the objectives' metrics.
+        mode: ``"min"`` or ``"max"`` (default: the Tune run's), or one per metric.
         family: The family of related tasks, which priors learn across.
         space: The search space as a Tune ``param_space`` (default: the Tune run's).
         meta_features: Numeric descriptors of the task (dataset size, ...).
@@ -72,15 +78,25 @@ class StoreCallback(Callback):
         store: Store | str | None = None,
         *,
         task: str,
-        metric: str | None = None,
-        mode: str | None = None,
+        metric: str | Sequence[str] | None = None,
+        mode: str | Sequence[str] | None = None,
         family: str | None = None,
         space: Mapping[str, Any] | None = None,
         meta_features: Mapping[str, Any] | None = None,
     ) -> None:
         self._store = store if isinstance(store, Store) else None
         self._url = store._url if isinstance(store, Store) else normalize_url(store or default_store_url())
-        self.task, self.metric, self.mode, self.family = task, metric, mode, family
+        metrics = [metric] if isinstance(metric, str) else list(metric or [])
+        modes = [mode] if isinstance(mode, str) else list(mode or [])
+        if len(metrics) > 1 and len(modes) != len(metrics):
+            raise InvalidConfigError(
+                f"StoreCallback: metric={metrics} lists several objectives: give one mode per metric, got "
+                f"mode={modes}."
+            )
+        #: Every objective ``(metric, mode)`` when the run tunes several, else empty.
+        self.objectives = list(zip(metrics, modes)) if len(metrics) > 1 else []
+        self.task, self.family = task, family
+        self.metric, self.mode = next(iter(metrics), None), next(iter(modes), None)
         self.space = dict(space) if space is not None else None
         self.meta_features = dict(meta_features or {})
         #: Names this run's rows in the store; kept in Tune's experiment checkpoint.
@@ -90,13 +106,15 @@ class StoreCallback(Callback):
         # Bad settings fail here, before any trial runs.
         self.store.create_task(
             task,
-            metric=metric,
-            mode=mode,
+            metric=self.metric,
+            mode=self.mode,
             family=family,
             space=self.space,
             meta_features=self.meta_features,
             exist_ok=True,
         )
+        if self.objectives:
+            self.store.set_objectives(task, self.objectives)
 
     @property
     def url(self) -> str:

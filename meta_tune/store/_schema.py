@@ -8,10 +8,10 @@ from sqlalchemy import DateTime, Float, ForeignKey, Integer, String, Text, Uniqu
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 #: Bumped on every incompatible change; a store written by a newer meta-tune is refused.
-#: Added tables (``trial_runs``) are not incompatible: older versions ignore them.
+#: Added tables (``trial_runs``, ``task_objectives``) are not incompatible: older versions ignore them.
 SCHEMA_VERSION = 1
 #: The tables of a meta-tune store; a database holding other tables only is not one.
-TABLES = ("meta_tune_schema", "tasks", "trials", "results", "trial_runs")
+TABLES = ("meta_tune_schema", "tasks", "trials", "results", "trial_runs", "task_objectives")
 
 
 def _now() -> datetime:
@@ -79,3 +79,16 @@ class TrialRun(Base):
     __tablename__ = "trial_runs"
     trial_pk: Mapped[int] = mapped_column(ForeignKey("trials.id", ondelete="CASCADE"), primary_key=True)
     run_id: Mapped[str] = mapped_column(String(64), index=True)
+
+
+class TaskObjective(Base):
+    """The objectives of a task tuned for several metrics at once (its ``metric`` is the first).
+
+    A task tuned for one metric has no row here. Added after ``tasks``: a store without this
+    table (written by an older meta-tune, opened read-only) reads as one objective per task.
+    """
+
+    __tablename__ = "task_objectives"
+    task_pk: Mapped[int] = mapped_column(ForeignKey("tasks.id", ondelete="CASCADE"), primary_key=True)
+    #: JSON: ``[[metric, mode], ...]`` in the order the run gave them.
+    objectives: Mapped[str] = mapped_column(Text)

@@ -32,6 +32,7 @@ from meta_tune.store._schema import (
     Result,
     SchemaVersion,
     Task,
+    TaskObjective,
     Trial,
     TrialRun,
 )
@@ -572,9 +573,74 @@ class Store:
                 session.execute(delete(Result).where(Result.trial_pk.in_(trial_pks)))
                 session.execute(delete(TrialRun).where(TrialRun.trial_pk.in_(trial_pks)))
                 session.execute(delete(Trial).where(Trial.task_id == task_pk))
+                if "task_objectives" in inspect(session.connection()).get_table_names():
+                    session.execute(delete(TaskObjective).where(TaskObjective.task_pk == task_pk))
                 session.execute(delete(Task).where(Task.id == task_pk))
 
         self._retry(write)
+
+    @_guarded("written")
+    def set_objectives(self, name: str, objectives: Sequence[tuple[str, str]]) -> None:
+        """Record that task ``name`` was tuned for several objectives, ``[(metric, mode), ...]``.
+
+        The task's ``metric`` and ``mode`` are the first objective's (set them with
+        :meth:`create_task`); a task tuned for one keeps no list. A task recorded earlier
+        with other objectives keeps them.
+
+        Raises:
+            InvalidConfigError: Fewer than two objectives, a mode other than min or max, or
+                objectives whose first is not the task's metric and mode.
+            StoreError: No such task.
+        """
+        pairs = [(str(metric), str(mode)) for metric, mode in objectives]
+        if len(pairs) < 2 or any(mode not in ("min", "max") for _, mode in pairs):
+            raise InvalidConfigError(
+                f"set_objectives takes two or more (metric, mode) pairs with modes min or max, got {pairs}."
+            )
+        info = self.get_task(name)
+        if (info.metric, info.mode) != pairs[0] and info.metric is not None:
+            raise InvalidConfigError(
+                f"Task {name!r} is recorded with metric {info.metric!r} ({info.mode}), but the first "
+                f"objective given is {pairs[0][0]!r} ({pairs[0][1]}): the first objective is the task's "
+                "metric."
+            )
+        self._check_writable(f"record the objectives of task {name!r}")
+        task_pk = self._task_pk(name)
+
+        def write() -> None:
+            with self._session() as session, session.begin():
+                session.execute(
+                    self._insert(TaskObjective)
+                    .values(task_pk=task_pk, objectives=dumps([list(p) for p in pairs]))
+                    .on_conflict_do_nothing(index_elements=["task_pk"])
+                )
+
+        self._retry(write)
+
+    @_guarded("read")
+    def objectives(self, name: str) -> list[tuple[str, str]]:
+        """The ``(metric, mode)`` pairs task ``name`` was tuned for: several, or its one metric.
+
+        Empty when the task recorded no metric and mode.
+
+        Raises:
+            StoreError: No such task.
+        """
+        info = self.get_task(name)
+        with self._session() as session:
+            if "task_objectives" not in inspect(session.connection()).get_table_names():
+                stored = None  # a store of an older meta-tune, opened read-only
+            else:
+                stored = session.scalar(
+                    select(TaskObjective.objectives).join(Task, Task.id == TaskObjective.task_pk).where(
+                        Task.name == name
+                    )
+                )
+        if stored:
+            return [(str(metric), str(mode)) for metric, mode in json.loads(stored)]
+        if info.metric is None or info.mode is None:
+            return []
+        return [(info.metric, info.mode)]
 
     def _task_pk(self, name: str) -> int:
         with self._session() as session:

@@ -1,7 +1,8 @@
 """Experiment files: one tuning run written down in YAML, checked whole before Ray starts.
 
 An experiment names the trainable (a built-in family and task, or the user's own
-``module:function`` with its search space in YAML), the metric and mode, the searcher and
+``module:function`` with its search space in YAML), the metric and mode (or several of each:
+a multi-objective run that looks for their Pareto front), the searcher and
 scheduler by their registry names with options, the budget, resources, store and storage
 path, and where the prior comes from. :func:`load_experiment` reads a file, applies
 command-line overrides and validates everything with one pydantic schema: every problem is one
@@ -246,10 +247,14 @@ class Experiment(_Section):
     Attributes:
         name: The run's folder under ``storage_path`` (default: ``<family>_<task>``).
         trainable: What is tuned.
-        metric: The metric to optimize (default: a built-in family's).
-        mode: ``min`` or ``max`` (default: a built-in family's).
-        searcher: The searcher and its options.
-        scheduler: The scheduler and its options.
+        metric: The metric to optimize (default: a built-in family's), or a list of several
+            objectives' metrics (``[accuracy, time_total_s]``): the run then looks for their
+            Pareto front.
+        mode: ``min`` or ``max`` (default: a built-in family's), or a list of one per metric.
+        searcher: The searcher and its options (default ``prior``; ``pareto`` with several
+            metrics).
+        scheduler: The scheduler and its options (default ``asha``; ``fifo`` with several
+            metrics, which a stopping scheduler cannot judge: one is refused then).
         samples: Trials to run.
         concurrency: Trials at once (default: the local CPUs, or 4 on a cluster).
         resources: CPUs and GPUs per trial.
@@ -277,6 +282,8 @@ class Experiment(_Section):
     address: str | None = None
     prior: PriorSection = Field(default_factory=PriorSection)
     _base: Path = PrivateAttr(default_factory=Path.cwd)
+    #: Every objective when the file lists several metrics (``metric``/``mode`` hold the first).
+    _objectives: list[tuple[str, Literal["min", "max"]]] = PrivateAttr(default_factory=list)
 
     @field_validator("address")
     @classmethod
@@ -314,6 +321,54 @@ class Experiment(_Section):
             )
         return self
 
+    @model_validator(mode="wrap")
+    @classmethod
+    def _objectives_of(cls, data: Any, handler: pydantic.ValidatorFunctionWrapHandler) -> Experiment:
+        """Several metrics (``metric: [a, b]``, ``mode: [max, min]``): checked, the first one validated."""
+        metrics, modes = (data.get(key) if isinstance(data, dict) else None for key in ("metric", "mode"))
+        if not isinstance(metrics, list | tuple) and not isinstance(modes, list | tuple):
+            experiment: Experiment = handler(data)
+            return experiment
+        metrics, modes = _objective_lists(metrics, modes)
+        data = dict(data)
+        if len(metrics) > 1:
+            from meta_tune import searchers
+
+            name = data.setdefault("searcher", "pareto")
+            name = name.get("name", "prior") if isinstance(name, dict) else name
+            if isinstance(name, str) and name in searchers.names():
+                try:
+                    searchers.get(name).check_objectives(len(metrics))
+                except MetaTuneError as err:
+                    raise ValueError(f"searcher: {err}") from None
+            scheduler = data.setdefault("scheduler", "fifo")
+            scheduler = scheduler.get("name", "asha") if isinstance(scheduler, dict) else scheduler
+            if scheduler != "fifo":
+                raise ValueError(
+                    f"scheduler {scheduler!r} stops trials on one metric, which would cut short the trials "
+                    f"that are good on the others ({', '.join(metrics[1:])}) and bias the Pareto front: use "
+                    "scheduler fifo (the default with several metrics), or tune one metric"
+                )
+        data["metric"], data["mode"] = metrics[0], modes[0]
+        experiment = handler(data)
+        if len(metrics) > 1:
+            experiment._objectives = list(zip(metrics, modes))  # type: ignore[arg-type]  # checked above
+        return experiment
+
+    @property
+    def metrics(self) -> list[str]:
+        """The objectives' metrics: ``[metric]``, or the several the experiment lists."""
+        if self._objectives:
+            return [m for m, _ in self._objectives]
+        return [self.metric] if self.metric else []
+
+    @property
+    def modes(self) -> list[Literal["min", "max"]]:
+        """One mode per metric of :attr:`metrics`."""
+        if self._objectives:
+            return [m for _, m in self._objectives]
+        return [self.mode] if self.mode else []
+
     @property
     def run_name(self) -> str:
         """The run's folder name under ``storage_path``."""
@@ -349,8 +404,46 @@ class Experiment(_Section):
         from meta_tune.store._url import default_store_url, mask_url
 
         data = self.model_dump(mode="json", exclude_none=True)
+        if self._objectives:
+            data["metric"], data["mode"] = self.metrics, self.modes
         data["store"] = mask_url(self.store or default_store_url())
         return yaml.safe_dump(data, sort_keys=False)
+
+
+def _objective_lists(metrics: Any, modes: Any) -> tuple[list[str], list[str]]:
+    """Several objectives' metrics and modes as lists of the same length.
+
+    Raises:
+        ValueError: An empty list, a metric that is not a name or is repeated, a mode other
+            than min or max, or not one mode per metric.
+    """
+    as_list = [metrics] if isinstance(metrics, str) else list(metrics) if metrics is not None else []
+    mode_list = [modes] if isinstance(modes, str) else list(modes) if modes is not None else []
+    for value, what in ((metrics, "metric"), (modes, "mode")):
+        if isinstance(value, list | tuple) and not value:
+            raise ValueError(f"{what} is an empty list: give one {what} or a list of them")
+    for item in as_list:
+        if not isinstance(item, str) or not item:
+            raise ValueError(f"metric: {item!r} is not a metric name: use a name or a list of names")
+    for item in mode_list:
+        if item not in ("min", "max"):
+            raise ValueError(f"mode: {item!r} is not a mode: use min or max (one per metric)")
+    if len(set(as_list)) != len(as_list):
+        raise ValueError(f"metric: {as_list} names an objective twice")
+    if not as_list:
+        raise ValueError(f"mode lists {len(mode_list)} modes: give their metrics as metric: [...] too")
+    if not mode_list:
+        raise ValueError(
+            f"metric lists several objectives ({', '.join(as_list)}): give one mode each as mode: [...] "
+            "(min or max), in the same order"
+        )
+    if len(as_list) != len(mode_list):
+        raise ValueError(
+            f"metric lists {len(as_list)} objective(s) ({', '.join(as_list)}) and mode {len(mode_list)} "
+            f"({', '.join(mode_list)}): give one mode (min or max) per metric, in the same order, e.g. "
+            "metric: [accuracy, time_total_s] with mode: [max, min]"
+        )
+    return as_list, mode_list
 
 
 # ---------------------------------------------------------------------------- loading

@@ -45,6 +45,9 @@ class RunOutcome:
         wall_s: Seconds the run took.
         resumed: Whether it continued an interrupted run (its timeline then comes from the
             trials' results, to the second).
+        front: With several objectives, the Pareto-optimal trials (no other finished trial is
+            at least as good on every objective and better on one): ``trial``, a column per
+            objective, then the config; best first on the first objective. None with one.
     """
 
     task: str
@@ -53,6 +56,7 @@ class RunOutcome:
     best: float
     wall_s: float
     resumed: bool = False
+    front: pd.DataFrame | None = None
 
 
 class _Timeline(Callback):
@@ -343,14 +347,29 @@ def run_experiment(
     if store_task is None:
         store_task, family = target.store_task, target.store_family
     check_experiment(experiment, store)
-    metric, mode = experiment.metric, experiment.mode
-    assert metric is not None and mode is not None  # filled in by Experiment's validation
+    metrics, modes = experiment.metrics, experiment.modes
+    assert metrics and len(modes) == len(metrics)  # filled in and checked by Experiment's validation
+    metric, mode = metrics[0], modes[0]  # Tune's bookkeeping (and a scheduler's) reads one
+    several = len(metrics) > 1
     trainable, space, tunable = _trainable(experiment)
     searcher_entry = searchers.get(experiment.searcher.name)
-    prior = _prior(experiment, store, space, history) if searcher_entry.needs_prior else None
+    searcher_entry.check_objectives(len(metrics))
+    prior, past = None, None
+    if searcher_entry.needs_prior:
+        if several and experiment.prior.path is None:
+            past = _objectives_history(experiment, store, space, history)
+        else:
+            prior = _prior(experiment, store, space, history)
     search_alg = ConcurrencyLimiter(
         searcher_entry.build(
-            searchers.SearcherArgs(seed=experiment.seed, num_samples=experiment.samples, prior=prior),
+            searchers.SearcherArgs(
+                metric=metrics if several else None,
+                mode=modes if several else None,
+                seed=experiment.seed,
+                num_samples=experiment.samples,
+                prior=prior,
+                history=past,
+            ),
             experiment.searcher.options,
         ),
         max_concurrent=experiment.concurrency or default_concurrency(experiment.address),
@@ -390,7 +409,7 @@ def run_experiment(
                     # The task's space is its tunable space: runs that differ only in
                     # constants (seed, epochs, device) are runs of the same task.
                     StoreCallback(
-                        store=store, task=store_task, metric=metric, mode=mode, family=family, space=tunable
+                        store=store, task=store_task, metric=metrics, mode=modes, family=family, space=tunable
                     ),
                     timeline,
                     *callbacks,
@@ -419,7 +438,41 @@ def run_experiment(
         best=float((best.metrics or {}).get(metric, math.nan)),
         wall_s=wall,
         resumed=resumed,
+        front=pareto_front(results, metrics, modes, params=list(tunable)) if several else None,
     )
+
+
+def pareto_front(
+    results: Any, metrics: Sequence[str], modes: Sequence[str], *, params: Sequence[str] | None = None
+) -> pd.DataFrame:
+    """The Pareto-optimal finished trials of a ``ResultGrid`` (see :attr:`RunOutcome.front`).
+
+    A trial that errored or lacks an objective (or reported NaN or infinity) is left out.
+    ``params``: the config keys to keep (None: all, the run's constants included).
+    """
+    import numpy as np
+
+    from meta_tune.priors import pareto_mask
+
+    rows = []
+    for result in results:
+        last = result.metrics or {}
+        values = [last.get(m) for m in metrics]
+        numbers = [float(v) for v in values if isinstance(v, int | float)]
+        if result.error or len(numbers) < len(metrics) or not all(map(math.isfinite, numbers)):
+            continue
+        rows.append({
+            "trial": last.get("trial_id"),
+            **dict(zip(metrics, numbers)),
+            **{k: v for k, v in (result.config or {}).items() if params is None or k in params},
+        })
+    frame = pd.DataFrame(rows, columns=["trial", *metrics] if not rows else None)
+    if frame.empty:
+        return frame
+    signs = np.array([1.0 if m == "min" else -1.0 for m in modes])
+    mask = pareto_mask(frame[list(metrics)].to_numpy(dtype=float) * signs)
+    front = frame[mask]
+    return front.sort_values(metrics[0], ascending=modes[0] == "min", kind="stable").reset_index(drop=True)
 
 
 def _by_value(function: Any) -> Any:
@@ -516,6 +569,59 @@ def _prior(
     prior = fit_prior(history, space=space, metric=experiment.metric, mode=experiment.mode)
     logger.info("Fitted a prior on %d trials of %d tasks", len(history), history["task"].nunique())
     return prior
+
+
+def _objectives_history(
+    experiment: Experiment, store: Store, space: dict[str, Any], history: pd.DataFrame | None
+) -> pd.DataFrame:
+    """The related tasks' trials with every objective, for a multi-objective searcher to fit on.
+
+    Called for a searcher that needs a prior when the run has several objectives (and no
+    ``prior.path``): ``ParetoSearcher(history=...)`` learns its Pareto portfolio from these
+    trials (a column per objective; ``time_total_s`` is the store's ``runtime_s``). Trials
+    that lack an objective are left out, and so are the columns that are neither parameters
+    of ``space``, objectives, meta-features nor the store's bookkeeping (as ``fit_prior`` does).
+
+    Raises:
+        InvalidConfigError: No related task, or none of their trials reports every objective.
+    """
+    from meta_tune.store._objectives import with_objectives
+
+    metrics = experiment.metrics
+    family = experiment.prior.family or experiment.trainable.family
+    if history is None:
+        family, tasks = _related_tasks(experiment, store)
+        history = store.history(tasks=tasks) if tasks else None
+    if history is None or history.empty:
+        raise InvalidConfigError(
+            f"Searcher {experiment.searcher.name!r} learns a Pareto portfolio from earlier runs on "
+            f"related tasks, but the store {store.url} has none in family {family!r} besides the tuned "
+            f"task: tune a few related tasks with searcher 'random' and the same metrics "
+            f"({', '.join(metrics)}) first, give a saved prior under prior.path, or pick 'random'."
+        )
+    complete = with_objectives(history, metrics).dropna(subset=list(metrics))
+    if complete.empty:
+        missing = [m for m in metrics if with_objectives(history, [m])[m].isna().all()]
+        raise InvalidConfigError(
+            f"Searcher {experiment.searcher.name!r} learns a Pareto portfolio from earlier runs, but no "
+            f"trial of family {family!r} in {store.url} reports every objective ({', '.join(metrics)}; "
+            f"none has {', '.join(missing) or 'all at once'}): check the metric names (`meta-tune store "
+            "show TASK` lists what trials report), or tune related tasks with searcher 'random' and these "
+            "metrics first."
+        )
+    from meta_tune.priors._history import RESERVED_COLUMNS
+    from meta_tune.space import SearchSpace
+
+    keep = {*RESERVED_COLUMNS, *metrics, *SearchSpace.from_tune(space).flat_keys(constants=False)}
+    complete = complete[[c for c in complete.columns if c in keep or c.startswith("meta:")]]
+    complete.attrs = {**history.attrs, "metrics": list(metrics)}
+    dropped = len(history) - len(complete)
+    if dropped:
+        logger.info("Left out %d trial(s) of the history that lack an objective of %s", dropped, metrics)
+    logger.info(
+        "Learning a Pareto portfolio from %d trials of %d tasks", len(complete), complete["task"].nunique()
+    )
+    return complete
 
 
 def _related_curves(experiment: Experiment, store: Store) -> pd.DataFrame | None:

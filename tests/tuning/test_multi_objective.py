@@ -1,0 +1,178 @@
+"""Several objectives: experiment files and ``meta-tune run`` flags, the store, the printed Pareto set."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+from click.testing import CliRunner
+
+import meta_tune.tuning
+from meta_tune import searchers
+from meta_tune.cli._main import cli
+from meta_tune.errors import InvalidConfigError
+from meta_tune.priors import pareto_mask
+from meta_tune.store import Store, StoreCallback
+from meta_tune.tuning import load_experiment
+
+BASE = "trainable: {family: image, task: digits_0to4, epochs: 1, constants: {width: 8, blocks: 1}}\n"
+TWO = "metric: [accuracy, time_total_s]\nmode: [max, min]\n"
+
+
+@pytest.fixture
+def no_ray(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Starting Ray fails the test: every check must come before it."""
+
+    def refuse(*args: Any, **kwargs: Any) -> None:
+        raise AssertionError("Ray was started before the input was checked")
+
+    monkeypatch.setattr(meta_tune.tuning, "ray_runtime", refuse)
+
+
+def invoke(tmp_path: Path, *args: str) -> tuple[int, str]:
+    result = CliRunner().invoke(cli, ["--store", f"sqlite:///{tmp_path / 'store.db'}", *args])
+    message = str(result.exception) if result.exception and not isinstance(result.exception, SystemExit) else ""
+    return result.exit_code, result.output + message
+
+
+def test_a_file_with_several_metrics_gets_pareto_and_fifo_and_dry_runs_as_it_was_written(tmp_path: Path) -> None:
+    (tmp_path / "exp.yaml").write_text(BASE + TWO)
+    experiment = load_experiment(tmp_path / "exp.yaml")
+    assert experiment.metrics == ["accuracy", "time_total_s"] and experiment.modes == ["max", "min"]
+    # Tune's bookkeeping (and everything that reads one metric) gets the first objective.
+    assert (experiment.metric, experiment.mode) == ("accuracy", "max")
+    assert (experiment.searcher.name, experiment.scheduler.name) == ("pareto", "fifo")
+    dumped = yaml.safe_load(experiment.to_yaml())
+    assert dumped["metric"] == ["accuracy", "time_total_s"] and dumped["mode"] == ["max", "min"]
+    (tmp_path / "again.yaml").write_text(experiment.to_yaml())
+    assert load_experiment(tmp_path / "again.yaml").metrics == experiment.metrics
+    # One metric in a list is that metric; the single-objective defaults stay.
+    one = load_experiment(None, {"trainable.family": "image", "trainable.task": "digits",
+                                 "metric": ["loss"], "mode": ["min"]})
+    assert (one.metric, one.mode, one.metrics, one.searcher.name, one.scheduler.name) == (
+        "loss", "min", ["loss"], "prior", "asha")
+
+
+def test_run_flags_repeat_for_several_metrics(tmp_path: Path) -> None:
+    code, output = invoke(tmp_path, "run", "--task", "digits", "--metric", "accuracy", "--metric", "loss",
+                          "--mode", "max", "--mode", "min", "--searcher", "random", "--dry-run")
+    assert code == 0, output
+    dumped = yaml.safe_load(output)
+    assert dumped["metric"] == ["accuracy", "loss"] and dumped["mode"] == ["max", "min"]
+    assert dumped["searcher"]["name"] == "random" and dumped["scheduler"]["name"] == "fifo"
+
+
+@pytest.mark.parametrize(
+    ("settings", "flags", "expected"),
+    [
+        ("metric: [accuracy, loss]\nmode: [max]\n", ["--mode", "max"],
+         r"metric lists 2 objective\(s\) \(accuracy, loss\) and mode 1 \(max\): give one mode"),
+        ("metric: [accuracy, loss]\n", [], r"metric lists several objectives \(accuracy, loss\): give one mode each"),
+        ("metric: [accuracy, loss]\nmode: [max, min]\nsearcher: hyperopt\n", ["--mode", "max", "--mode", "min",
+                                                                             "--searcher", "hyperopt"],
+         r"Searcher 'hyperopt' tunes one metric, but 2 objectives were given: pick a searcher that takes several "
+         r"\(random, pareto\)"),
+        ("metric: [accuracy, loss]\nmode: [max, min]\nscheduler: asha\n", ["--mode", "max", "--mode", "min",
+                                                                          "--scheduler", "asha"],
+         r"scheduler 'asha' stops trials on one metric.*bias the Pareto front: use scheduler fifo"),
+    ],
+)
+def test_bad_objectives_are_refused_before_ray_from_a_file_and_from_flags(
+    tmp_path: Path, no_ray: None, settings: str, flags: list[str], expected: str
+) -> None:
+    (tmp_path / "exp.yaml").write_text(BASE + settings)
+    with pytest.raises(InvalidConfigError, match=expected):
+        load_experiment(tmp_path / "exp.yaml")
+    code, output = invoke(tmp_path, "run", "--task", "digits", "--metric", "accuracy", "--metric", "loss", *flags)
+    assert code == 1 and re.search(expected, output), output
+
+
+@pytest.mark.parametrize(
+    ("settings", "expected"),
+    [
+        ("metric: [accuracy, accuracy]\nmode: [max, max]\n", r"names an objective twice"),
+        ("metric: [accuracy, loss]\nmode: [max, lowest]\n", r"'lowest' is not a mode: use min or max"),
+        ("mode: [max, min]\n", r"mode lists 2 modes: give their metrics as metric: \[...\] too"),
+        ("metric: []\nmode: max\n", r"metric is an empty list"),
+    ],
+)
+def test_malformed_objective_lists_name_what_is_wrong(tmp_path: Path, settings: str, expected: str) -> None:
+    (tmp_path / "exp.yaml").write_text(BASE + settings)
+    with pytest.raises(InvalidConfigError, match=expected):
+        load_experiment(tmp_path / "exp.yaml")
+
+
+def test_the_registry_builds_multi_objective_searchers_and_refuses_the_others() -> None:
+    assert [n for n in searchers.names() if searchers.get(n).multi_objective] == ["random", "pareto"]
+    with pytest.raises(InvalidConfigError, match=r"'prior_tpe' tunes one metric.*\(random, pareto\)"):
+        searchers.build("prior_tpe", metric=["a", "b"], mode=["max", "min"])
+    pareto = searchers.build("pareto", metric=["a", "b"], mode=["max", "min"],
+                             history=pd.DataFrame({"task": ["t"], "x": [0.5], "a": [1.0], "b": [2.0]}))
+    assert pareto.metrics == ["a", "b"] and pareto.modes == ["max", "min"]  # type: ignore[attr-defined]
+    with pytest.raises(InvalidConfigError, match="learns from a prior"):
+        searchers.build("pareto", metric=["a", "b"], mode=["max", "min"])
+
+
+def test_the_store_keeps_every_objective_and_refuses_a_callback_without_a_mode_each(tmp_path: Path) -> None:
+    store = Store(f"sqlite:///{tmp_path / 'store.db'}")
+    StoreCallback(store, task="f/t", metric=["accuracy", "time_total_s"], mode=["max", "min"], family="f")
+    info = store.get_task("f/t")
+    assert (info.metric, info.mode) == ("accuracy", "max")  # single-objective readers see the first
+    assert store.objectives("f/t") == [("accuracy", "max"), ("time_total_s", "min")]
+    StoreCallback(store, task="f/one", metric="loss", mode="min")
+    assert store.objectives("f/one") == [("loss", "min")]
+    with pytest.raises(InvalidConfigError, match=r"give one mode per metric"):
+        StoreCallback(store, task="f/u", metric=["accuracy", "loss"], mode="max")
+    with pytest.raises(InvalidConfigError, match=r"the first objective is the task's metric"):
+        store.set_objectives("f/one", [("accuracy", "max"), ("loss", "min")])
+    store.delete_task("f/t")
+    store.create_task("f/t", metric="accuracy", mode="max")
+    assert store.objectives("f/t") == [("accuracy", "max")]  # deleted with its task
+
+
+def _printed_front(output: str) -> list[str]:
+    """The trial ids of the Pareto set ``meta-tune run`` printed."""
+    lines = output.split("Pareto-optimal trial(s)")[1].splitlines()[2:]
+    return [line.split()[0] for line in lines if re.match(r"^\s*[0-9a-f]{8}\s", line)]
+
+
+@pytest.mark.integration
+def test_a_two_metric_run_records_both_and_prints_its_pareto_set_then_a_later_run_learns_from_it(
+    ray_session: None, tmp_path: Path
+) -> None:
+    url = f"sqlite:///{tmp_path / 'store.db'}"
+    (tmp_path / "exp.yaml").write_text(
+        BASE + TWO + f"searcher: random\nsamples: 4\nconcurrency: 2\nstorage_path: {tmp_path / 'ray'}\n"
+    )
+    code, output = invoke(tmp_path, "run", str(tmp_path / "exp.yaml"))
+    assert code == 0, output
+    store = Store(url)
+    assert store.objectives("image@e1/digits_0to4") == [("accuracy", "max"), ("time_total_s", "min")]
+    trials = store.trials("image@e1/digits_0to4")
+    assert len(trials) == 4 and trials[["accuracy", "runtime_s"]].notna().all().all()
+    # The printed set is exactly the non-dominated trials of what the store recorded.
+    points = np.column_stack([-trials["accuracy"], trials["runtime_s"]])
+    expected = set(trials["trial_id"][pareto_mask(points)])
+    printed = _printed_front(output)
+    assert printed and set(printed) == expected, output
+    assert "Best accuracy" not in output
+
+    # A later run of another task learns its Pareto portfolio from that history: its first trial
+    # is a config of the earlier run (the portfolio's candidates are the history's configs).
+    (tmp_path / "next.yaml").write_text(
+        BASE.replace("digits_0to4", "digits_5to9") + TWO
+        + f"searcher: pareto\nprior: {{family: image@e1}}\nsamples: 2\nconcurrency: 1\n"
+        f"storage_path: {tmp_path / 'ray'}\n"
+    )
+    code, output = invoke(tmp_path, "run", str(tmp_path / "next.yaml"))
+    assert code == 0, output
+    params = ["model", "lr", "batch_size", "optimizer", "dropout"]
+    later = store.trials("image@e1/digits_5to9")
+    first = later.iloc[0][params].tolist()
+    assert first in trials[params].values.tolist()
+    assert len(_printed_front(output)) >= 1
