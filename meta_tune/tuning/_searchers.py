@@ -107,6 +107,7 @@ def tabular_prior(
     has_history = history is not None and not history.empty
     target = SearchSpace.from_tune(space)
     if not with_prior or metric != METRIC or mode != "max":
+        where = f"the store {store_url}" if store_url else "the store"
         if has_history:
             assert history is not None
             return fit_prior(history, space=target, metric=metric, mode=mode)
@@ -114,14 +115,14 @@ def tabular_prior(
             named = sorted({m[0] for m in models}) or [str(space.get("model"))]
             raise InvalidConfigError(
                 f"The tabular model(s) {named} have no shipped prior (meta-tune ships priors for "
-                f"{sorted(MODELS)}), and the store {store_url or ''} has no earlier tabular runs besides the "
+                f"{sorted(MODELS)}), and {where} has no earlier tabular runs besides the "
                 "tuned task to learn from. Tune it once with --searcher random or hyperopt (the trials are "
                 "recorded, and later runs of a prior searcher learn from them), tune a model that has a "
                 "shipped prior, or give a saved prior under prior.path."
             )
         raise InvalidConfigError(
             f"The shipped tabular priors learned {METRIC!r} (maximized), and this run tunes {metric!r} "
-            f"(mode {mode!r}); the store {store_url or ''} has no earlier tabular runs besides the tuned task to "
+            f"(mode {mode!r}); {where} has no earlier tabular runs besides the tuned task to "
             f"learn from. Tune {METRIC!r} with mode max, run once with --searcher random or hyperopt first, "
             "or give a saved prior under prior.path."
         )
