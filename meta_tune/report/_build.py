@@ -13,6 +13,7 @@ from meta_tune.report._figures import (
     best_so_far_section,
     curves_section,
     importance_sections,
+    objectives_section,
     parallel_section,
     pareto_section,
     prior_section,
@@ -36,6 +37,7 @@ def sections(data: ReportData, *, evaluator: str = "fanova", seed: int = 0) -> l
         slice_section(data),
         curves_section(data),
         *prior_section(data, seed=seed),
+        objectives_section(data),
         pareto_section(data),
         *importance_sections(data, evaluator=evaluator, seed=seed),
     ]
@@ -57,8 +59,9 @@ def write_report(
     against trials and time, per run and compared across searchers (with a bench folder's
     normalized regret); parallel coordinates and per-hyperparameter slices of every trial;
     learning curves with the steps where a scheduler stopped trials; the prior fitted on the
-    family's other tasks against the configs that did best; the Pareto front of the metric
-    and the trials' cost; and hyperparameter importance. Sections without data are left out.
+    family's other tasks against the configs that did best; for runs tuned for several
+    objectives, their Pareto front with each run's hypervolume; the Pareto front of the
+    metric and the trials' cost; and hyperparameter importance. Sections without data are left out.
 
     Example:
         >>> from meta_tune.report import write_report

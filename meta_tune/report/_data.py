@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
@@ -47,6 +48,9 @@ class ReportData:
         space: The search space of the runs (for the prior).
         exclude: Store tasks a prior must not learn from (the task being reported).
         notes: Lines about what was left out, shown at the top of the report.
+        objectives: ``(metric, mode)`` of every objective when the runs were tuned for
+            several (``Store.objectives``; the first is ``metric``), else empty; ``trials``
+            then has a column per objective.
     """
 
     kind: Kind
@@ -64,6 +68,7 @@ class ReportData:
     space: SearchSpace | None = None
     exclude: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    objectives: list[tuple[str, Literal["min", "max"]]] = field(default_factory=list)
 
 
 def best_so_far(values: pd.Series, mode: str) -> pd.Series:
@@ -80,9 +85,21 @@ def _finished(trials: pd.DataFrame) -> pd.DataFrame:
 
 
 def _store_run(
-    store: Store, info: TaskInfo, *, group: str, run: str, metric: str, mode: str
+    store: Store,
+    info: TaskInfo,
+    *,
+    group: str,
+    run: str,
+    metric: str,
+    mode: str,
+    objectives: Sequence[str] = (),
 ) -> tuple[pd.DataFrame, pd.DataFrame, list[str]]:
-    """One store task as report rows (trials in recording order, time = cumulative runtime)."""
+    """One store task as report rows (trials in recording order, time = cumulative runtime).
+
+    ``objectives``: more metrics to give a column each (``time_total_s`` is the trial's runtime).
+    """
+    from meta_tune.store._objectives import objective_values
+
     trials = _finished(store.trials(info.name)).reset_index(drop=True)
     space = info.space
     params = [n for n in (space.names if space is not None else []) if n in trials.columns]
@@ -101,6 +118,9 @@ def _store_run(
     rows["cost"] = cost.to_numpy()
     rows["time"] = cost.fillna(0).cumsum().to_numpy()
     rows["best"] = best_so_far(rows[metric], mode).to_numpy()
+    for name in objectives:
+        if name not in rows:
+            rows[name] = objective_values(trials, name).to_numpy()
     for name in params:
         rows[name] = trials[name].to_numpy()
     curves = store.curves(info.name)
@@ -133,12 +153,21 @@ def from_task(store: Store, task: str) -> ReportData:
     """
     info = store.get_task(task)
     metric, mode = _checked_mode(info, None)
-    rows, curves, params = _store_run(store, info, group=info.name, run=info.name, metric=metric, mode=mode)
+    objectives = _objectives(store, [info])
+    rows, curves, params = _store_run(
+        store,
+        info,
+        group=info.name,
+        run=info.name,
+        metric=metric,
+        mode=mode,
+        objectives=[m for m, _ in objectives],
+    )
     if rows.empty:
         raise InvalidConfigError(f"The task {task!r} has no finished trial to report.")
     return ReportData(
         kind="task",
-        title=f"{task}: {len(rows)} trials, {metric} ({mode})",
+        title=f"{task}: {len(rows)} trials, {_tuned_for(metric, mode, objectives)}",
         metric=metric,
         mode=mode,
         trials=rows,
@@ -149,7 +178,27 @@ def from_task(store: Store, task: str) -> ReportData:
         store=store,
         space=info.space,
         exclude=[info.name],
+        objectives=objectives,
     )
+
+
+def _objectives(store: Store, infos: Sequence[TaskInfo]) -> list[tuple[str, Literal["min", "max"]]]:
+    """The objectives the tasks were tuned for when they agree on several, else empty."""
+    found = {tuple(store.objectives(info.name)) for info in infos}
+    several = {f for f in found if len(f) > 1}
+    if len(several) != 1:
+        if len(several) > 1:
+            logger.info("The tasks were tuned for different objectives: no Pareto front of them is drawn.")
+        return []
+    (objectives,) = several
+    return [(m, "max" if mode == "max" else "min") for m, mode in objectives]
+
+
+def _tuned_for(metric: str, mode: str, objectives: Sequence[tuple[str, str]]) -> str:
+    """What the runs were tuned for, for a title: ``accuracy (max)`` or all objectives."""
+    if len(objectives) > 1:
+        return " and ".join(f"{m} ({mode})" for m, mode in objectives)
+    return f"{metric} ({mode})"
 
 
 def from_family(store: Store, family: str) -> ReportData:
@@ -166,10 +215,17 @@ def from_family(store: Store, family: str) -> ReportData:
             f"(families: {', '.join(names) or 'none'})."
         )
     metric, mode = _checked_mode(infos[0], None)
+    objectives = _objectives(store, infos)
     frames, curve_frames, params = [], [], []
     for info in infos:
         rows, curves, names = _store_run(
-            store, info, group=info.name, run=info.name, metric=metric, mode=mode
+            store,
+            info,
+            group=info.name,
+            run=info.name,
+            metric=metric,
+            mode=mode,
+            objectives=[m for m, _ in objectives],
         )
         frames.append(rows)
         curve_frames.append(curves)
@@ -177,7 +233,8 @@ def from_family(store: Store, family: str) -> ReportData:
     spaces = {t.space_fingerprint: t.space for t in infos if t.space is not None}
     return ReportData(
         kind="family",
-        title=f"family {family}: {len(infos)} tasks, {sum(len(f) for f in frames)} trials, {metric} ({mode})",
+        title=f"family {family}: {len(infos)} tasks, {sum(len(f) for f in frames)} trials, "
+        f"{_tuned_for(metric, mode, objectives)}",
         metric=metric,
         mode=mode,
         trials=pd.concat(frames, ignore_index=True),
@@ -187,6 +244,7 @@ def from_family(store: Store, family: str) -> ReportData:
         family=family,
         store=store,
         space=next(iter(spaces.values())) if len(spaces) == 1 else None,
+        objectives=objectives,
     )
 
 

@@ -486,6 +486,170 @@ def pareto_section(data: ReportData) -> Section | None:
     return Section("Pareto front: metric against cost", caption, fig)
 
 
+#: Most objectives drawn as pairwise panels (4 objectives: 6 panels); the first ones are drawn.
+MAX_PANEL_OBJECTIVES = 4
+
+
+def front_hypervolume(points: np.ndarray, modes: Sequence[str]) -> tuple[np.ndarray, float, np.ndarray]:
+    """Which rows are Pareto-optimal, their hypervolume and its reference point.
+
+    Args:
+        points: One row per trial, one column per objective (finite values).
+        modes: ``"min"`` or ``"max"`` per column.
+
+    Returns:
+        The non-dominated mask over every objective, the hypervolume dominated by the front,
+        and the reference point it is measured against: the worst observed value of each
+        objective (so a trial that is worst on one objective adds no volume).
+    """
+    from meta_tune.priors import hypervolume, pareto_mask
+
+    signs = np.array([1.0 if m == "min" else -1.0 for m in modes])
+    oriented = np.asarray(points, dtype=float) * signs
+    reference = oriented.max(axis=0)
+    return pareto_mask(oriented), hypervolume(oriented, reference), reference * signs
+
+
+def _staircase(x: np.ndarray, y: np.ndarray, modes: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+    """The 2-D front of ``(x, y)`` as points in x order, for a line joining them."""
+    from meta_tune.priors import pareto_mask
+
+    signs = np.array([1.0 if m == "min" else -1.0 for m in modes])
+    mask = pareto_mask(np.column_stack([x, y]) * signs)
+    order = np.argsort(x[mask], kind="stable")
+    return x[mask][order], y[mask][order]
+
+
+def objectives_section(data: ReportData) -> Section | None:
+    """The Pareto front of a run tuned for several objectives, with each run's hypervolume.
+
+    Two objectives are one scatter; three or more are pairwise panels of the first
+    :data:`MAX_PANEL_OBJECTIVES`. A trial is Pareto-optimal when no trial of its run (task)
+    is at least as good on every objective and better on one, judged on all objectives; in a
+    panel of two of three objectives a front trial may look dominated. Each run's front is
+    drawn in its colour, joined as a staircase over the panel's two objectives; dominated
+    trials are faded. The hypervolume is measured against the worst observed value of each
+    objective in that run.
+    """
+    if len(data.objectives) < 2:
+        return None
+    metrics = [m for m, _ in data.objectives]
+    modes = [mode for _, mode in data.objectives]
+    trials = data.trials.dropna(subset=metrics)
+    trials = trials[np.isfinite(trials[metrics].to_numpy(float)).all(axis=1)]
+    if len(trials) < 2:
+        return None
+    go = _go()
+    shown_metrics = metrics[:MAX_PANEL_OBJECTIVES]
+    pairs = [(i, j) for i in range(len(shown_metrics)) for j in range(i + 1, len(shown_metrics))]
+    columns = min(len(pairs), 3)
+    rows_n = math.ceil(len(pairs) / columns)
+    fig = _subplots(
+        rows=rows_n,
+        cols=columns,
+        subplot_titles=[f"{shown_metrics[j]} against {shown_metrics[i]}" for i, j in pairs]
+        if len(pairs) > 1
+        else None,
+    )
+    groups = list(dict.fromkeys(trials["group"]))
+    colors = _colors(groups)
+    table = []
+    for group in groups:
+        part = trials[trials["group"] == group]
+        points = part[metrics].to_numpy(float)
+        mask, volume, reference = front_hypervolume(points, modes)
+        table.append(
+            {
+                "run": group,
+                "trials": len(part),
+                "Pareto-optimal": int(mask.sum()),
+                "hypervolume": volume,
+                "reference point (worst observed)": ", ".join(
+                    f"{m} {v:.4g}" for m, v in zip(metrics, reference)
+                ),
+            }
+        )
+        color = colors[group]
+        for k, (i, j) in enumerate(pairs):
+            row, col = k // columns + 1, k % columns + 1
+            first = k == 0
+            x, y = points[:, i], points[:, j]
+            fig.add_trace(
+                go.Scatter(
+                    x=x[~mask],
+                    y=y[~mask],
+                    mode="markers",
+                    name=f"{group}: dominated",
+                    legendgroup=f"{group}-d",
+                    showlegend=first,
+                    marker={"size": 5, "color": color, "opacity": 0.25},
+                    text=part["trial_id"][~mask],
+                    hovertemplate="%{text}<extra>dominated</extra>",
+                ),
+                row=row,
+                col=col,
+            )
+            fig.add_trace(
+                go.Scatter(
+                    x=x[mask],
+                    y=y[mask],
+                    mode="markers",
+                    name=f"{group}: Pareto-optimal",
+                    legendgroup=f"{group}-f",
+                    showlegend=first,
+                    marker={"size": 9, "color": color, "line": {"width": 1, "color": "#222"}},
+                    text=part["trial_id"][mask],
+                    hovertemplate="%{text}<extra>Pareto-optimal</extra>",
+                ),
+                row=row,
+                col=col,
+            )
+            sx, sy = _staircase(x, y, [modes[i], modes[j]])
+            fig.add_trace(
+                go.Scatter(
+                    x=sx,
+                    y=sy,
+                    mode="lines",
+                    name=f"{group}: front",
+                    legendgroup=f"{group}-f",
+                    showlegend=False,
+                    line={
+                        "shape": "hv" if modes[i] == "min" else "vh",
+                        "color": color,
+                    },
+                    hoverinfo="skip",
+                ),
+                row=row,
+                col=col,
+            )
+            fig.update_xaxes(title_text=f"{shown_metrics[i]} ({modes[i]})", row=row, col=col)
+            fig.update_yaxes(title_text=f"{shown_metrics[j]} ({modes[j]})", row=row, col=col)
+    volumes = pd.DataFrame(table)
+    title = None
+    if len(table) == 1:
+        title = (
+            f"hypervolume {table[0]['hypervolume']:.4g} (reference: worst observed, "
+            f"{table[0]['reference point (worst observed)']})"
+        )
+    fig.update_layout(height=430 * rows_n, title=title, margin={"t": 60 if title else 40})
+    shown = "" if len(metrics) <= MAX_PANEL_OBJECTIVES else f" (the first {MAX_PANEL_OBJECTIVES} are drawn)"
+    caption = (
+        f"{len(metrics)} objectives{shown}: "
+        + ", ".join(f"{m} ({mode})" for m, mode in zip(metrics, modes))
+        + ". Large markers are the Pareto-optimal trials of each run (no trial of the run is at least as "
+        "good on every objective and better on one), joined as a front; faded ones are dominated. "
+        + (
+            "With more than two objectives each panel shows two of them, and a trial on the front may look "
+            "dominated in a panel. "
+            if len(metrics) > 2
+            else ""
+        )
+        + "The hypervolume is the volume the front dominates up to the reference point: each objective's "
+        "worst observed value in the run (larger is better; runs on other tasks are not comparable)."
+    )
+    return Section("Pareto front of the objectives", caption, fig, table=volumes)
+
+
 def importance_sections(data: ReportData, *, evaluator: str = "fanova", seed: int = 0) -> list[Section]:
     """Importance (fANOVA or PED-ANOVA) per task, and across tasks: spread, how often in the top 3."""
     if not data.params:

@@ -126,7 +126,9 @@ def open_page(
     if binary is None:
         raise RuntimeError("no chromium binary")
     result = PageResult(screenshot=screenshot)
-    with tempfile.TemporaryDirectory(prefix="mt-chromium-") as user_dir:
+    # Chromium's helper processes may still write the profile as it is removed ("Directory not
+    # empty" under load): a leftover temporary folder must not fail the check.
+    with tempfile.TemporaryDirectory(prefix="mt-chromium-", ignore_cleanup_errors=True) as user_dir:
         process = subprocess.Popen(
             [
                 binary,

@@ -105,3 +105,39 @@ def bench_folder(yahpo_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> P
     finally:
         mp.undo()
     return out
+
+
+#: The objectives of the ``objectives_store`` tasks: two (family "mo"), three ("mo3").
+OBJECTIVES = {
+    "mo": [("accuracy", "max"), ("time_total_s", "min")],
+    "mo3": [("accuracy", "max"), ("time_total_s", "min"), ("loss", "min")],
+}
+
+
+@pytest.fixture(scope="session")
+def objectives_store(image_store: Store, tmp_path_factory: pytest.TempPathFactory) -> Store:
+    """A store of runs tuned for several objectives: shipped image trials, recorded again.
+
+    Family ``mo`` holds ``mo/digits`` and ``mo/digits_0to4`` (accuracy max, time_total_s
+    min: the trial's runtime); ``mo3/digits`` adds loss (min). Configs, metrics and runtimes
+    are the shipped trials' own.
+    """
+    store = Store(f"sqlite:///{tmp_path_factory.mktemp('mo') / 'store.db'}", create=True)
+    for family, task in (("mo", "digits"), ("mo", "digits_0to4"), ("mo3", "digits")):
+        source = f"image/{task}"
+        info = image_store.get_task(source)
+        assert info.space is not None
+        name = f"{family}/{task}"
+        store.create_task(name, metric="accuracy", mode="max", family=family, space=info.space)
+        store.set_objectives(name, OBJECTIVES[family])
+        for _, trial in image_store.trials(source).iterrows():
+            store.record_trial(
+                name,
+                str(trial["trial_id"]),
+                config=info.space.from_flat({p: trial[p] for p in info.space.names}),
+                status="TERMINATED",
+                metrics={m: float(trial[m]) for m in ("accuracy", "loss")},
+                runtime_s=float(trial["runtime_s"]),
+                last_iteration=int(trial["training_iteration"]),
+            )
+    return store

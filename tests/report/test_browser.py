@@ -24,6 +24,8 @@ SECTIONS = {
                "Hyperparameter importance across tasks"],
     "demo": ["Best so far", "Parallel coordinates", "Slices per hyperparameter", "Learning curves",
              "The prior against the outcome", "Task-similarity weights over time", "Hyperparameter importance"],
+    "objectives": ["Best so far", "Parallel coordinates", "Slices per hyperparameter", "Pareto front of the objectives",
+                   "Pareto front: metric against cost"],
     "bench": ["Searchers compared: normalized regret", "Best so far", "Parallel coordinates",
               "Slices per hyperparameter", "Pareto front: metric against cost",
               "Hyperparameter importance across tasks"],
@@ -40,6 +42,8 @@ def _source(kind: str, request: pytest.FixtureRequest) -> tuple[str, Store | Non
         return "image/fashion_mnist_n1000", request.getfixturevalue("image_store")
     if kind == "family":
         return "image", request.getfixturevalue("image_store")
+    if kind == "objectives":  # a task tuned for two objectives
+        return "mo/digits", request.getfixturevalue("objectives_store")
     if kind == "demo":
         store = request.getfixturevalue("image_store")
         return str(request.getfixturevalue("demo_folder")), store
@@ -48,7 +52,9 @@ def _source(kind: str, request: pytest.FixtureRequest) -> tuple[str, Store | Non
 
 
 @needs_chromium
-@pytest.mark.parametrize("kind", ["task", pytest.param("family", marks=pytest.mark.slow), "demo", "bench"])
+@pytest.mark.parametrize(
+    "kind", ["task", pytest.param("family", marks=pytest.mark.slow), "demo", "bench", "objectives"]
+)
 def test_report_draws_offline_in_chromium(
     kind: str, request: pytest.FixtureRequest, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -75,6 +81,9 @@ def test_report_draws_offline_in_chromium(
     assert shot.read_bytes()[:4] == b"\x89PNG" and shot.stat().st_size > 20_000
     if kind == "task":
         assert html.stat().st_size < SMALL_REPORT_BYTES
+    if kind == "objectives":  # the front's chart drew its trials, front and line (not an empty plot)
+        front = [c for c in page.charts if c["id"] == f"chart{headings.index('Pareto front of the objectives')}"]
+        assert front and front[0]["traces"] >= 3, page.charts
 
 
 @needs_chromium

@@ -105,3 +105,66 @@ def test_bad_sources_are_refused_in_one_line_before_any_work(
     pd.DataFrame({"searcher": ["prior"], "seed": [0]}).to_csv(bad / "runs.csv", index=False)
     with pytest.raises(InvalidConfigError, match="is not a `meta-tune demo` runs file"):
         load(str(bad), store=image_store)
+
+
+def test_runs_with_several_objectives_get_their_pareto_front_and_hypervolume(
+    objectives_store: Store, tmp_path: Path
+) -> None:
+    from meta_tune.priors import hypervolume
+    from meta_tune.report._build import sections
+    from meta_tune.report._figures import front_hypervolume, objectives_section
+
+    data = load("mo/digits", store=objectives_store)
+    assert data.objectives == [("accuracy", "max"), ("time_total_s", "min")]
+    assert "accuracy (max) and time_total_s (min)" in data.title
+    section = objectives_section(data)
+    assert section is not None and section.table is not None
+    trials = objectives_store.trials("mo/digits")
+    points = trials[["accuracy", "runtime_s"]].to_numpy(float)
+    mask, volume, reference = front_hypervolume(points, ["max", "min"])
+    # The front: no other trial is at least as good on both and better on one.
+    for i in np.flatnonzero(mask):
+        better = (points[:, 0] >= points[i, 0]) & (points[:, 1] <= points[i, 1])
+        strictly = (points[:, 0] > points[i, 0]) | (points[:, 1] < points[i, 1])
+        assert not (better & strictly).any()
+    assert 0 < mask.sum() < len(points)
+    assert reference.tolist() == [points[:, 0].min(), points[:, 1].max()]  # the worst observed
+    assert volume == pytest.approx(hypervolume(points * [-1, 1], [-reference[0], reference[1]])) and volume > 0
+    row = section.table.iloc[0]
+    assert (row["trials"], row["Pareto-optimal"]) == (len(points), mask.sum())
+    assert row["hypervolume"] == pytest.approx(volume)
+    assert f"hypervolume {volume:.4g}" in section.figure.layout.title.text  # type: ignore[union-attr]
+    # Highlighted front, faded dominated trials, and a line joining the front.
+    traces = {t.name: t for t in section.figure.data}  # type: ignore[union-attr]
+    assert len(traces["mo/digits: Pareto-optimal"].x) == mask.sum()
+    assert len(traces["mo/digits: dominated"].x) == len(points) - mask.sum()
+    assert traces["mo/digits: dominated"].marker.opacity < 0.5
+    assert traces["mo/digits: front"].mode == "lines"
+    assert "Pareto front of the objectives" in [s.title for s in sections(data)]
+    # A task tuned for one metric has no such section.
+    assert objectives_section(load("image/digits", store=_one_metric_store(tmp_path))) is None
+
+
+def _one_metric_store(tmp_path: Path) -> Store:
+    store = Store(f"sqlite:///{tmp_path / 'one.db'}")
+    store.create_task("image/digits", metric="accuracy", mode="max")
+    for i, accuracy in enumerate([0.5, 0.7, 0.6]):
+        store.record_trial("image/digits", f"t{i}", config={"lr": 0.1 * (i + 1)}, status="TERMINATED",
+                           metrics={"accuracy": accuracy}, runtime_s=1.0 + i)
+    return store
+
+
+def test_three_objectives_are_drawn_as_pairwise_panels_and_a_family_gets_one_front_per_task(
+    objectives_store: Store,
+) -> None:
+    from meta_tune.report._figures import objectives_section
+
+    section = objectives_section(load("mo3/digits", store=objectives_store))
+    assert section is not None and section.figure is not None
+    titles = [a.text for a in section.figure.layout.annotations]
+    assert titles == ["time_total_s against accuracy", "loss against accuracy", "loss against time_total_s"]
+    assert "a trial on the front may look dominated in a panel" in section.caption
+    family = objectives_section(load("mo", store=objectives_store))
+    assert family is not None and family.table is not None
+    assert family.table["run"].tolist() == ["mo/digits", "mo/digits_0to4"]
+    assert (family.table["hypervolume"] > 0).all()
