@@ -247,10 +247,11 @@ class Experiment(_Section):
     Attributes:
         name: The run's folder under ``storage_path`` (default: ``<family>_<task>``).
         trainable: What is tuned.
-        metric: The metric to optimize (default: a built-in family's), or a list of several
-            objectives' metrics (``[accuracy, time_total_s]``): the run then looks for their
-            Pareto front.
-        mode: ``min`` or ``max`` (default: a built-in family's), or a list of one per metric.
+        metric: The metric to optimize (default: a built-in family's). A file may list
+            several objectives' metrics (``[accuracy, time_total_s]``): the run then looks for
+            their Pareto front, this holds the first and :attr:`metrics` all of them.
+        mode: ``min`` or ``max`` (default: a built-in family's); with several metrics, a list
+            of one per metric in the file, the first here and all in :attr:`modes`.
         searcher: The searcher and its options (default ``prior``; ``pareto`` with several
             metrics).
         scheduler: The scheduler and its options (default ``asha``; ``fifo`` with several

@@ -176,3 +176,36 @@ def test_a_two_metric_run_records_both_and_prints_its_pareto_set_then_a_later_ru
     first = later.iloc[0][params].tolist()
     assert first in trials[params].values.tolist()
     assert len(_printed_front(output)) >= 1
+
+
+def test_a_store_of_an_older_meta_tune_reads_as_one_objective_per_task(tmp_path: Path) -> None:
+    import sqlite3
+
+    path = tmp_path / "old.db"
+    Store(f"sqlite:///{path}").create_task("f/t", metric="accuracy", mode="max")
+    with sqlite3.connect(path) as connection:  # as written before the table existed
+        connection.execute("DROP TABLE task_objectives")
+    assert Store(f"sqlite:///{path}", read_only=True).objectives("f/t") == [("accuracy", "max")]
+
+
+def test_pareto_without_a_history_of_every_objective_is_refused_before_any_trial(tmp_path: Path) -> None:
+    from meta_tune.tuning import run_experiment
+
+    store = Store(f"sqlite:///{tmp_path / 'store.db'}")
+    (tmp_path / "exp.yaml").write_text(
+        BASE + TWO + f"prior: {{family: nobody-ran-this}}\nstorage_path: {tmp_path / 'ray'}\n"
+    )
+    experiment = load_experiment(tmp_path / "exp.yaml")
+    with pytest.raises(InvalidConfigError, match=r"learns a Pareto portfolio.*none in family 'nobody-ran-this'.*"
+                                                 r"searcher 'random' and the same metrics"):
+        run_experiment(experiment, store=store)
+    # A family whose trials never reported the second objective: the message names it.
+    store.create_task("other/t", metric="accuracy", mode="max", family="other")
+    store.record_trial("other/t", "a", config={"lr": 0.1}, status="TERMINATED", metrics={"accuracy": 0.5})
+    (tmp_path / "exp.yaml").write_text(
+        BASE + "metric: [accuracy, memory_mb]\nmode: [max, min]\n"
+        + f"prior: {{family: other}}\nstorage_path: {tmp_path / 'ray'}\n"
+    )
+    with pytest.raises(InvalidConfigError, match=r"no trial of family 'other'.*reports every objective "
+                                                 r"\(accuracy, memory_mb; none has memory_mb\)"):
+        run_experiment(load_experiment(tmp_path / "exp.yaml"), store=store)
