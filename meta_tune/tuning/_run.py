@@ -558,6 +558,13 @@ def _prior(
     if history is None:
         family, tasks = _related_tasks(experiment, store)
         history = store.history(tasks=tasks) if tasks else None
+    from meta_tune.tuning._searchers import shipped_family_prior
+
+    shipped = shipped_family_prior(
+        family, space, history=history, metric=experiment.metric, mode=experiment.mode, store_url=store.url
+    )
+    if shipped is not None:  # a family with shipped priors learns from them and its earlier runs
+        return shipped
     if history is None or history.empty:
         raise InvalidConfigError(
             f"Searcher {experiment.searcher.name!r} learns from earlier runs on related tasks, but the store "
