@@ -55,8 +55,10 @@ class StoreCallback(Callback):
     A run tuned for several objectives (a multi-objective searcher given ``metric=[...]``,
     ``mode=[...]``) passes them all here the same way: the task's metric and mode are the
     first objective's, and :meth:`Store.objectives` returns every one, which ``meta-tune
-    report`` draws a Pareto front of. Every metric a trial reports is recorded whatever was
-    tuned (Tune's ``time_total_s`` is the trial's ``runtime_s``).
+    report`` draws a Pareto front of. Not passed, they are read from a search algorithm that
+    lists several (``ParetoSearcher(metric=[...], mode=[...])``) when its first is the run's.
+    Every metric a trial reports is recorded whatever was tuned (Tune's ``time_total_s`` is
+    the trial's ``runtime_s``).
 
     Args:
         store: A :class:`Store`, a store URL, or None for ``$MT_STORE`` / the default.
@@ -154,6 +156,8 @@ class StoreCallback(Callback):
     def _record_settings(self, run: RunSettings) -> None:
         """Record on the task the metric, mode and space of the run that were not passed in."""
         metric, mode = self.metric or run.metric, self.mode or run.mode
+        if not self.objectives and run.objectives and run.objectives[0] == (metric, mode):
+            self._record_objectives(list(run.objectives))
         space: SearchSpace | None = None
         if self.space is None:
             space = run.space
@@ -194,6 +198,20 @@ class StoreCallback(Callback):
         except (StoreError, SQLAlchemyError, OSError) as err:
             logger.error(
                 "Could not record the metric, mode and space of task %r in %s: %s",
+                self.task,
+                self.url,
+                scrub(str(err), self._url),
+            )
+
+    def _record_objectives(self, objectives: list[tuple[str, str]]) -> None:
+        """Record the objectives of a multi-objective searcher's run on the task (logged on failure)."""
+        try:
+            self.store.create_task(self.task, metric=objectives[0][0], mode=objectives[0][1], exist_ok=True)
+            self.store.set_objectives(self.task, objectives)
+        except (StoreError, SQLAlchemyError, OSError, InvalidConfigError) as err:
+            logger.error(
+                "Could not record the objectives %s of task %r in %s: %s",
+                objectives,
                 self.task,
                 self.url,
                 scrub(str(err), self._url),
@@ -337,6 +355,7 @@ class RunSettings:
     mode: str | None = None
     space: SearchSpace | None = None
     space_problem: str | None = None
+    objectives: tuple[tuple[str, str], ...] = ()
 
 
 #: The metric name Ray's schedulers fall back to when only a mode is given; not a real metric.
@@ -379,7 +398,24 @@ def _tune_run_settings() -> RunSettings:
             if isinstance(found, SearchSpace) and len(found):
                 space, problem = found, None
                 break
-    return RunSettings(in_tune=True, metric=metric, mode=mode, space=space, space_problem=problem)
+    objectives: tuple[tuple[str, str], ...] = ()
+    for searcher in searchers:  # a multi-objective searcher (ParetoSearcher) lists every objective
+        metrics, modes = _attr(searcher, "metrics"), _attr(searcher, "modes")
+        if (
+            isinstance(metrics, list | tuple)
+            and isinstance(modes, list | tuple)
+            and len(metrics) > 1
+            and len(metrics) == len(modes)
+            and all(isinstance(m, str) for m in metrics)
+            and all(m in ("min", "max") for m in modes)
+        ):
+            objectives = tuple(zip(metrics, modes))
+            break
+    if objectives and metric is None:
+        metric, mode = objectives[0]
+    return RunSettings(
+        in_tune=True, metric=metric, mode=mode, space=space, space_problem=problem, objectives=objectives
+    )
 
 
 def _space_of(config: Any) -> tuple[SearchSpace | None, str | None]:

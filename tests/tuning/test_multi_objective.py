@@ -209,3 +209,35 @@ def test_pareto_without_a_history_of_every_objective_is_refused_before_any_trial
     with pytest.raises(InvalidConfigError, match=r"no trial of family 'other'.*reports every objective "
                                                  r"\(accuracy, memory_mb; none has memory_mb\)"):
         run_experiment(load_experiment(tmp_path / "exp.yaml"), store=store)
+
+
+def _two_objectives(config: dict[str, Any]) -> None:
+    from ray import tune
+
+    tune.report({"score": 1.0 - (config["x"] - 0.3) ** 2, "size": config["x"]})
+
+
+@pytest.mark.integration
+def test_a_plain_tuner_with_a_multi_objective_searcher_records_every_objective(
+    ray_session: None, tmp_path: Path
+) -> None:
+    from ray import tune
+    from ray.tune.search import ConcurrencyLimiter
+
+    from meta_tune.searchers import ParetoSearcher
+
+    store = Store(f"sqlite:///{tmp_path / 'store.db'}")
+    searcher = ParetoSearcher(metric=["score", "size"], mode=["max", "min"], seed=0)
+    tune.Tuner(
+        _two_objectives,
+        param_space={"x": tune.uniform(0.0, 1.0)},
+        tune_config=tune.TuneConfig(
+            metric="score", mode="max", num_samples=2, search_alg=ConcurrencyLimiter(searcher, 1),
+            reuse_actors=True,
+        ),
+        run_config=tune.RunConfig(storage_path=str(tmp_path / "ray"), verbose=0,
+                                  callbacks=[StoreCallback(store, task="toy/t", family="toy")]),
+    ).fit()
+    # Nothing was passed to the callback: the objectives were read off the search algorithm.
+    assert store.objectives("toy/t") == [("score", "max"), ("size", "min")]
+    assert store.trials("toy/t")[["score", "size"]].notna().all().all()
