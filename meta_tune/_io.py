@@ -1,4 +1,4 @@
-"""Crash-safe file writes shared by everything that persists state (priors, predictors)."""
+"""Files meta-tune keeps: crash-safe writes of persisted state (priors, predictors) and the cache folder."""
 
 from __future__ import annotations
 
@@ -26,3 +26,21 @@ def atomic_write(path: str | os.PathLike[str], write: Callable[[IO[bytes]], obje
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+#: Moves meta-tune's cache folder (benchmark bounds, fitted shipped priors).
+CACHE_ENV = "MT_CACHE_DIR"
+
+
+def cache_root() -> Path:
+    """meta-tune's cache folder (benchmark bounds, fitted shipped priors).
+
+    ``$MT_CACHE_DIR``, else ``$XDG_CACHE_HOME/meta_tune``, else ``~/.cache/meta_tune``.
+
+    Everything in it can be rebuilt: delete it to reclaim the space.
+    """
+    env = os.environ.get(CACHE_ENV)
+    if env:
+        return Path(env).expanduser()
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base).expanduser() / "meta_tune"

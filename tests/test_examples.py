@@ -100,7 +100,7 @@ def test_xgboost_first_run_example_tunes_with_the_shipped_prior(
     pytest.importorskip("xgboost")
     from meta_tune.space import SearchSpace
 
-    monkeypatch.setenv("META_TUNE_PRIOR_CACHE", str(tmp_path / "prior-cache"))
+    monkeypatch.setenv("MT_CACHE_DIR", str(tmp_path / "cache"))
     example = load("xgboost_first_run")
     accuracy, config = example.first_run(samples=3, storage_path=str(tmp_path / "ray"))
     # breast_cancer's validation split: XGBoost from the prior's first configs is far above
@@ -108,4 +108,4 @@ def test_xgboost_first_run_example_tunes_with_the_shipped_prior(
     assert accuracy > 0.9
     assert SearchSpace.from_tune(example.SPACE).check(config) is None
     # The refit for the example's space was cached for the next first run.
-    assert len(list((tmp_path / "prior-cache").glob("*.json"))) == 1
+    assert len(list((tmp_path / "cache" / "priors").glob("*.json"))) == 1

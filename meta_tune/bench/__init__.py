@@ -17,10 +17,10 @@ Example:
 
 from __future__ import annotations
 
+from meta_tune._io import CACHE_ENV
 from meta_tune.bench._data_dir import DATA_ENV, default_yahpo_locations, find_yahpo_dir
 from meta_tune.bench._methods import random_history
 from meta_tune.bench._protocol import (
-    CACHE_ENV,
     TIME_BUDGETS,
     TRIAL_BUDGETS,
     MetaSplit,

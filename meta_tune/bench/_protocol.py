@@ -43,6 +43,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
+from meta_tune._io import CACHE_ENV, cache_root
 from meta_tune.bench._scenario import Scenario
 from meta_tune.bench._scenarios import SCENARIOS
 from meta_tune.errors import InvalidConfigError
@@ -52,7 +53,6 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-CACHE_ENV = "MT_CACHE_DIR"
 TRAIN_FRACTION = 0.8
 TRIAL_BUDGETS = (1, 5, 10, 25, 50, 100)
 #: Simulated-time budgets the tables report, in multiples of the task's median random-config runtime.
@@ -204,8 +204,8 @@ def metric_bounds(
     ``<cache>/yahpo/<scenario>/bounds-v1/n<n>-seed<seed>-model<hash>-sample<hash>/``, keyed
     by the sample size, the seed, the SHA-256 of model.onnx and of the encoded sample (so
     a changed sampler or surrogate never reuses stale numbers). ``<cache>`` is
-    ``cache_dir``, else the environment variable ``MT_CACHE_DIR``, else
-    ``~/.cache/meta_tune``. Files are written atomically; an unwritable cache only logs a
+    ``cache_dir``, else meta-tune's cache folder (``$MT_CACHE_DIR``, else
+    ``~/.cache/meta_tune``). Files are written atomically; an unwritable cache only logs a
     warning.
 
     Args:
@@ -324,10 +324,7 @@ def _task_stats(
 
 
 def _cache_root(cache_dir: str | os.PathLike[str] | None) -> Path:
-    if cache_dir is not None:
-        return Path(cache_dir).expanduser()
-    env = os.environ.get(CACHE_ENV)
-    return Path(env).expanduser() if env else Path.home() / ".cache" / "meta_tune"
+    return Path(cache_dir).expanduser() if cache_dir is not None else cache_root()
 
 
 def _read_stats(path: Path, scenario: Scenario) -> dict[str, dict[str, float]] | None:

@@ -20,35 +20,34 @@ from typing import Any, Literal
 
 import pandas as pd
 
+from meta_tune._io import cache_root
 from meta_tune.priors._prior import _FORMAT, Prior, fit
 from meta_tune.space import SearchSpace
 
 logger = logging.getLogger(__name__)
 
-#: Relocates the cache (a folder) or turns it off (``0``, ``off``, ``false``, ``no`` or empty).
-CACHE_ENV = "META_TUNE_PRIOR_CACHE"
+#: Turns the prior cache off (``0``, ``off``, ``false`` or ``no``); ``MT_CACHE_DIR`` moves it.
+CACHE_ENV = "MT_PRIOR_CACHE"
 #: Bumped when what an entry means changes in a way no hashed input shows.
 _CACHE_VERSION = 1
-_OFF = frozenset({"", "0", "off", "false", "no"})
+_OFF = frozenset({"0", "off", "false", "no"})
 
 
 def cache_dir(cache: bool | str | os.PathLike[str] | None = None) -> Path | None:
     """The folder fitted priors are cached in, or None when caching is off.
 
     Args:
-        cache: False: off; a path: that folder; None or True: ``$META_TUNE_PRIOR_CACHE``
-            if set (a folder, or ``0``/``off`` for no cache), else
-            ``$XDG_CACHE_HOME/meta-tune/priors``, else ``~/.cache/meta-tune/priors``.
+        cache: False: off; a path: that folder; None or True: ``priors/`` in meta-tune's
+            cache folder (:func:`meta_tune._io.cache_root`: ``$MT_CACHE_DIR``, else
+            ``~/.cache/meta_tune``), unless ``$MT_PRIOR_CACHE`` turns it off.
     """
     if cache is False:
         return None
     if cache is not None and cache is not True:
         return Path(cache).expanduser()
-    env = os.environ.get(CACHE_ENV)
-    if env is not None:
-        return None if env.strip().lower() in _OFF else Path(env).expanduser()
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base).expanduser() / "meta-tune" / "priors"
+    if os.environ.get(CACHE_ENV, "").strip().lower() in _OFF:
+        return None
+    return cache_root() / "priors"
 
 
 def fit_cached(

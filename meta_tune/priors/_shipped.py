@@ -230,7 +230,7 @@ def shipped(
     searchers' task weights (:meth:`Prior.task_weights`), re-fitted to the target's own
     results, decide how much the shipped tasks and the user's count.
 
-    A refit is cached on disk (see :func:`cache_dir`), keyed by a SHA-256 of everything it
+    A refit is cached on disk (see ``cache`` below), keyed by a SHA-256 of everything it
     depends on, so the same call again loads in well under a second.
 
     Args:
@@ -248,9 +248,9 @@ def shipped(
             accuracy as a fraction in [0, 1], maximized (e.g. ``"val_acc"``).
         mode: The history metric's mode; only ``"max"`` can mean accuracy.
         data_dir: Where the shipped files are (default: inside the package).
-        cache: Where refits are cached: None for :func:`cache_dir`'s default (which
-            ``$META_TUNE_PRIOR_CACHE`` relocates, or turns off with ``0``), a folder, or
-            False for no cache.
+        cache: Where refits are cached: None for the default (``priors/`` in meta-tune's
+            cache folder, ``$MT_CACHE_DIR`` or ``~/.cache/meta_tune``; ``MT_PRIOR_CACHE=0``
+            turns it off), a folder, or False for no cache.
         **options: Fields of :class:`meta_tune.priors.PriorConfig` for a refit.
 
     Returns:

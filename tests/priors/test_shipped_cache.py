@@ -75,15 +75,16 @@ def test_a_damaged_entry_is_refitted_and_overwritten(tmp_path: Path, damage: str
 
 
 def test_the_cache_can_be_relocated_or_turned_off(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv(CACHE_ENV, str(tmp_path / "moved"))
-    assert cache_dir() == tmp_path / "moved"
+    monkeypatch.setenv("MT_CACHE_DIR", str(tmp_path / "moved"))
+    assert cache_dir() == tmp_path / "moved" / "priors"
     shipped("decision_tree", space=SPACE, **OPTIONS)
-    assert len(_entries(tmp_path / "moved")) == 1
+    assert len(_entries(tmp_path / "moved" / "priors")) == 1
     monkeypatch.setenv(CACHE_ENV, "off")
     assert cache_dir() is None
     monkeypatch.delenv(CACHE_ENV)
+    monkeypatch.delenv("MT_CACHE_DIR")
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
-    assert cache_dir() == tmp_path / "xdg" / "meta-tune" / "priors"
+    assert cache_dir() == tmp_path / "xdg" / "meta_tune" / "priors"
     assert cache_dir(False) is None and cache_dir(tmp_path / "x") == tmp_path / "x"
     shipped("decision_tree", space=SPACE, cache=False, **OPTIONS)
     assert not (tmp_path / "xdg").exists()

@@ -23,7 +23,7 @@ CORNER = (1e-3, 1)
 
 @pytest.fixture(autouse=True)
 def _cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("META_TUNE_PRIOR_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setenv("MT_CACHE_DIR", str(tmp_path / "cache"))
 
 
 def _distance(config: dict[str, Any]) -> float:

@@ -21,7 +21,7 @@ from meta_tune.space import SearchSpace
 @pytest.fixture(autouse=True)
 def _cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Refits are cached in the test's folder, never in the user's cache."""
-    monkeypatch.setenv("META_TUNE_PRIOR_CACHE", str(tmp_path / "prior-cache"))
+    monkeypatch.setenv("MT_CACHE_DIR", str(tmp_path / "cache"))
 
 
 @pytest.mark.parametrize("name", ["xgboost", "decision_tree", "mlp"])

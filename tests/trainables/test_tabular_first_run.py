@@ -20,7 +20,7 @@ pytest.importorskip("xgboost")
 
 @pytest.fixture(autouse=True)
 def _cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("META_TUNE_PRIOR_CACHE", str(tmp_path / "prior-cache"))
+    monkeypatch.setenv("MT_CACHE_DIR", str(tmp_path / "cache"))
 
 
 @pytest.mark.integration
