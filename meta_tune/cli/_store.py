@@ -39,12 +39,13 @@ def ls(ctx: click.Context, family: str | None) -> None:
         if task.metric in trials and trials[task.metric].notna().any():
             col = trials[task.metric]
             best = col.max() if task.mode == "max" else col.min()
+        objectives = st.objectives(task.name)  # several: "acc,time_total_s" "max,min"; best is the first's
         rows.append(
             {
                 "task": task.name,
                 "family": task.family or "",
-                "metric": task.metric,
-                "mode": task.mode,
+                "metric": ",".join(m for m, _ in objectives) if len(objectives) > 1 else task.metric,
+                "mode": ",".join(d for _, d in objectives) if len(objectives) > 1 else task.mode,
                 "trials": len(trials),
                 "best": best,
             }

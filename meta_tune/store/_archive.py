@@ -4,7 +4,10 @@ An archive is how tuning histories travel: meta-tune ships one per trainable fam
 priors exist out of the box), and ``meta-tune store export/load`` moves histories between
 stores. One row per reported step (a trial that reported nothing has one row with a null
 ``training_iteration``); trial fields repeat on each of its rows and compress away. The
-tasks (family, metric, mode, space, meta-features) ride in the file's schema metadata.
+tasks (family, metric, mode, space, meta-features) ride in the file's schema metadata, with
+the objectives of a task tuned for several (``objectives``: ``[[metric, mode], ...]``); that
+key is left out for a task tuned for one, and an archive without it loads as one objective
+per task.
 """
 
 from __future__ import annotations
@@ -84,7 +87,7 @@ def export_archive(store: Store, path: Path, tasks: Iterable[str]) -> int:
                 ("metrics", None if step is None else step.metrics),
             ):
                 rows[column].append(value)
-    tasks_meta = [
+    tasks_meta: list[dict[str, Any]] = [
         {
             "name": i.name,
             "family": i.family,
@@ -95,6 +98,10 @@ def export_archive(store: Store, path: Path, tasks: Iterable[str]) -> int:
         }
         for i in infos
     ]
+    for meta in tasks_meta:
+        objectives = store.objectives(meta["name"])
+        if len(objectives) > 1:  # only then: a one-objective task's archive reads as before
+            meta["objectives"] = [list(pair) for pair in objectives]
     table = pa.table(rows).replace_schema_metadata({_META_KEY: json.dumps(tasks_meta).encode()})
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
@@ -143,6 +150,8 @@ def import_archive(store: Store, path: Path, *, family: str | None = None) -> di
             exist_ok=True,
         )
         counts["tasks"] += created
+        if len(meta.get("objectives") or []) > 1:  # archives of older meta-tunes have none
+            store.set_objectives(meta["name"], [(str(m), str(d)) for m, d in meta["objectives"]])
         new_trials, new_results = _load_task_rows(store, meta["name"], frame[frame["task"] == meta["name"]])
         counts["trials"] += new_trials
         counts["results"] += new_results

@@ -78,3 +78,48 @@ def test_family_filter_and_bad_archives(tmp_path: Path) -> None:
     pd.DataFrame({"x": [1]}).to_parquet(tmp_path / "plain.parquet")
     with pytest.raises(StoreError, match="not a meta-tune store archive"):
         target.load_archive(tmp_path / "plain.parquet")
+
+
+def test_an_archive_keeps_a_tasks_several_objectives(tmp_path: Path) -> None:
+    import json
+
+    import pyarrow.parquet as pq
+
+    source = Store(f"sqlite:///{tmp_path / 'source.db'}")
+    _fill(source)
+    pairs = [("acc", "max"), ("time_total_s", "min")]
+    source.set_objectives("fam/a", pairs)
+    source.export_tasks(tmp_path / "fam.parquet", family="fam")
+    target = Store(f"sqlite:///{tmp_path / 'target.db'}")
+    target.load_archive(tmp_path / "fam.parquet")
+    assert target.objectives("fam/a") == pairs
+    assert target.objectives("fam/b") == [("acc", "max")]  # one objective stays one
+    target.load_archive(tmp_path / "fam.parquet")  # loading again changes nothing
+    assert target.objectives("fam/a") == pairs
+    # An archive written before objectives travelled (no "objectives" key) loads as one objective.
+    table = pq.read_table(tmp_path / "fam.parquet")
+    metadata = dict(table.schema.metadata)
+    tasks = json.loads(metadata[b"meta_tune.tasks"])
+    assert [t.get("objectives") for t in tasks] == [[list(p) for p in pairs], None]
+    metadata[b"meta_tune.tasks"] = json.dumps([{k: v for k, v in t.items() if k != "objectives"} for t in tasks])
+    pq.write_table(table.replace_schema_metadata(metadata), tmp_path / "old.parquet")
+    older = Store(f"sqlite:///{tmp_path / 'older.db'}")
+    assert older.load_archive(tmp_path / "old.parquet")["tasks"] == 2
+    assert older.objectives("fam/a") == [("acc", "max")]
+
+
+def test_store_export_load_and_ls_show_several_objectives(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from meta_tune.cli import main
+
+    source_url, target_url = f"sqlite:///{tmp_path / 'source.db'}", f"sqlite:///{tmp_path / 'target.db'}"
+    source = Store(source_url)
+    _fill(source)
+    source.set_objectives("fam/a", [("acc", "max"), ("time_total_s", "min")])
+    main(["--store", source_url, "store", "export", str(tmp_path / "fam.parquet"), "--family", "fam"])
+    main(["--store", target_url, "store", "load", str(tmp_path / "fam.parquet")])
+    capsys.readouterr()
+    main(["--store", target_url, "store", "ls"])
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].split() == ["task", "family", "metric", "mode", "trials", "best"]
+    assert lines[1].split()[:4] == ["fam/a", "fam", "acc,time_total_s", "max,min"]
+    assert lines[2].split()[:4] == ["fam/b", "fam", "acc", "max"]
