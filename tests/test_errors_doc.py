@@ -205,6 +205,15 @@ def task_with_another_metric(tmp: Path) -> None:
     Store(f"sqlite:///{tmp / 'store.db'}").create_task("task", metric="loss", mode="min")
 
 
+def task_objectives(tmp: Path, objectives: list[tuple[str, str]]) -> None:
+    """Record ``objectives`` for a store task ``task`` that records the metric loss."""
+    from meta_tune.store import Store
+
+    store = Store(f"sqlite:///{tmp / 'store.db'}")
+    store.create_task("task", metric="loss", mode="min")
+    store.set_objectives("task", objectives)
+
+
 def load_predictor(path: Path) -> Any:
     from meta_tune.schedulers import CurvePredictor
 
@@ -398,6 +407,35 @@ CASES: list[Case] = [
         "`meta-tune run --task digits --gpus-per-trial 1` on a machine without a GPU",
         call=lambda tmp: gpus_without_a_gpu(tmp),
     ),
+    # Several objectives, checked before Ray starts
+    Case(
+        "`meta-tune run --task digits --metric accuracy --metric time_total_s --mode max` (one mode, two metrics)",
+        cli=("run", "--task", "digits", "--metric", "accuracy", "--metric", "time_total_s", "--mode", "max"),
+    ),
+    Case(
+        "`meta-tune run --task digits --metric accuracy --metric accuracy --mode max --mode max`",
+        cli=("run", "--task", "digits", "--metric", "accuracy", "--metric", "accuracy", "--mode", "max",
+             "--mode", "max"),
+    ),
+    Case(
+        "`meta-tune run --task digits --metric accuracy --metric time_total_s --mode max --mode min "
+        "--searcher hyperopt`",
+        cli=("run", "--task", "digits", "--metric", "accuracy", "--metric", "time_total_s", "--mode", "max",
+             "--mode", "min", "--searcher", "hyperopt"),
+    ),
+    Case(
+        "`meta-tune run --task digits --metric accuracy --metric time_total_s --mode max --mode min "
+        "--scheduler asha`",
+        cli=("run", "--task", "digits", "--metric", "accuracy", "--metric", "time_total_s", "--mode", "max",
+             "--mode", "min", "--scheduler", "asha"),
+    ),
+    Case(
+        "`meta-tune run exp.yaml` (`mode: [max, min]` with one metric)",
+        cli=("run", "{tmp}/exp.yaml"),
+        prepare=lambda tmp: (tmp / "exp.yaml").write_text(
+            "trainable: {family: image, task: digits}\nmetric: accuracy\nmode: [max, min]\n"
+        ),
+    ),
     # Ray addresses
     Case(
         "`meta-tune run --task digits --address 'not a host'`",
@@ -455,6 +493,14 @@ CASES: list[Case] = [
     ),
     # The Python API
     Case('`Store("foo://bar")`', call=lambda tmp: open_store("foo://bar")),
+    Case(
+        '`store.set_objectives("task", [("loss", "min")])` (one objective)',
+        call=lambda tmp: task_objectives(tmp, [("loss", "min")]),
+    ),
+    Case(
+        '`store.set_objectives("task", [("acc", "max"), ("loss", "min")])` (the task records the metric loss)',
+        call=lambda tmp: task_objectives(tmp, [("acc", "max"), ("loss", "min")]),
+    ),
     Case("`read_experiment(DIR)` (no experiment_state-*.json)", call=read),
     Case(
         "`read_experiment(DIR)` (experiment_state is a JSON list)",
