@@ -8,6 +8,7 @@ and the store's earlier runs of the family together once there are some.
 from __future__ import annotations
 
 import logging
+import warnings
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -91,9 +92,10 @@ def tabular_prior(
     (``{"model": tune.choice([{"name": "xgboost", ...}, ...])}``) or one model's flat space
     (``{"model": "xgboost", "eta": ..., ...}``); its parameter names are the library's, as
     the shipped priors' are. Each model with a shipped prior contributes its shipped
-    history, cut to the space's bounds; a model without one (``random_forest``) is searched
-    without a prior. The store's earlier tabular runs (``history``) join as more tasks, and
-    the searchers' task weights decide how much they count. The fit is cached.
+    history, cut to the space's bounds; a model without one (``random_forest``) has its
+    parameters searched uniformly, which one log line says (not the fit's UserWarning). The
+    store's earlier tabular runs (``history``) join as more tasks, and the searchers' task
+    weights decide how much they count. The fit is cached.
 
     Raises:
         InvalidConfigError: No model of the space has a shipped prior, or the run's metric
@@ -139,13 +141,52 @@ def tabular_prior(
         assert history is not None
         frame = combine(frame, own_history(history, target, metric=metric, mode=mode))
     without = sorted({m[0] for m in models} - {m[0] for m in with_prior})
+    uniform = _uniform_parameters(frame, target, [m for m in models if m[0] in without])
     if without:
-        logger.info("No shipped prior for the tabular model(s) %s: searched without a prior.", without)
+        logger.info(
+            "No shipped prior for the tabular model(s) %s: %s.",
+            without,
+            f"their parameters {uniform} are searched uniformly" if uniform
+            else "their parameters are learned from your earlier runs of them",
+        )
     earlier = history["task"].nunique() if has_history and history is not None else 0
     logger.info("Learning from the shipped priors of %s and %d earlier tabular task(s).",
                 [m[0] for m in with_prior], earlier)
     key = {"shipped": {m[0]: file_sha256(DATA_DIR / f"{m[0]}.parquet") for m in with_prior}}
-    return fit_cached(frame, target, metric=METRIC, mode="max", key=key, cache=cache)
+    with warnings.catch_warnings():
+        if uniform:  # said once above; the fit's warning about them would repeat it on every fit
+            warnings.filterwarnings("ignore", message=_SPACE_DIFFERS, category=UserWarning)
+        return fit_cached(frame, target, metric=METRIC, mode="max", key=key, cache=cache)
+
+
+#: The start of the warning ``meta_tune.priors.fit`` gives for a history that lacks parameters.
+_SPACE_DIFFERS = "The history and the target space differ"
+
+
+def _uniform_parameters(
+    frame: pd.DataFrame, target: SearchSpace, without: list[tuple[str, str, dict[str, Any]]]
+) -> list[str]:
+    """The parameters of models ``without`` a shipped prior that ``frame`` lacks, or [].
+
+    Empty also when the history and the space differ in any other way (a parameter of a
+    model with a shipped prior missing, a column that is no parameter): then the fit's own
+    warning is not expected and must be seen.
+    """
+    from meta_tune.priors._history import META_PREFIX, RESERVED_COLUMNS
+    from meta_tune.priors._shipped import METRIC
+
+    present = {str(c) for c in frame.columns}
+    missing = {k for k in target.flat_keys(constants=False) if k not in present}
+    theirs = {
+        f"{prefix}{key}"
+        for _, prefix, sub in without
+        for key in SearchSpace.from_tune(sub).flat_keys(constants=False)
+    }
+    known = set(target.flat_keys()) | RESERVED_COLUMNS | {METRIC}
+    extra = [c for c in present if c not in known and not c.startswith(META_PREFIX)]
+    if not missing or not missing <= theirs or extra:
+        return []
+    return sorted(missing)
 
 
 def _tabular_models(space: dict[str, Any]) -> list[tuple[str, str, dict[str, Any]]]:

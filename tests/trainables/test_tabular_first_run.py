@@ -70,3 +70,17 @@ def test_one_models_flat_space_learns_from_its_shipped_prior_only() -> None:
     flat = SearchSpace.from_tune(space)
     for config in prior.portfolio:
         assert flat.check(config) is None and config["model"] == "decision_tree"
+
+
+def test_the_family_prior_says_once_that_random_forest_is_searched_uniformly(
+    recwarn: pytest.WarningsRecorder, caplog: pytest.LogCaptureFixture
+) -> None:
+    space = get("tabular").param_space("iris", epochs=1)
+    with caplog.at_level("INFO", logger="meta_tune.tuning._searchers"):
+        tabular_prior(space, history=None, metric="accuracy", mode="max", cache=False)  # a real fit
+    assert [str(w.message) for w in recwarn if issubclass(w.category, UserWarning)] == []
+    said = [r.getMessage() for r in caplog.records if "random_forest" in r.getMessage()]
+    assert said == [
+        "No shipped prior for the tabular model(s) ['random_forest']: their parameters "
+        "['model/max_features', 'model/n_estimators'] are searched uniformly."
+    ]
