@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import os
 import re
 from pathlib import Path
 from typing import Any
@@ -241,3 +243,72 @@ def test_a_plain_tuner_with_a_multi_objective_searcher_records_every_objective(
     # Nothing was passed to the callback: the objectives were read off the search algorithm.
     assert store.objectives("toy/t") == [("score", "max"), ("size", "min")]
     assert store.trials("toy/t")[["score", "size"]].notna().all().all()
+
+
+INTERRUPTING_TRAINABLE = '''
+import os
+import signal
+import time
+from pathlib import Path
+
+from ray import tune
+
+
+def train(config):
+    started = Path(config["marks"])
+    (started / os.urandom(4).hex()).touch()
+    for step in range(2):
+        time.sleep(0.2)
+        tune.report({"score": 1.0 - (config["x"] - 0.3) ** 2, "size": config["x"] + step})
+    if len(list(started.iterdir())) >= 3:
+        try:  # once three trials have started, the first to end its reports interrupts the run (Ctrl-C)
+            (started.parent / "interrupted").mkdir()
+        except FileExistsError:
+            return
+        os.kill(config["driver"], signal.SIGINT)
+        time.sleep(1)
+'''
+
+
+@pytest.mark.integration
+def test_an_interrupted_two_metric_run_resumes_with_its_searcher_and_records_each_trial_once(
+    ray_session: None, tmp_path: Path
+) -> None:
+    store = Store(f"sqlite:///{tmp_path / 'store.db'}")
+    store.create_task("toy/old", metric="score", mode="max", family="toy")
+    for i, x in enumerate(np.linspace(0.05, 0.95, 6)):
+        store.record_trial("toy/old", f"o{i}", config={"x": float(x)}, status="TERMINATED",
+                           metrics={"score": 1.0 - (x - 0.3) ** 2, "size": float(x) + 1})
+    (tmp_path / "mo.py").write_text(INTERRUPTING_TRAINABLE)
+    (tmp_path / "marks").mkdir()
+    (tmp_path / "exp.yaml").write_text(
+        "name: resumable\n"
+        "trainable: {function: mo.py:train, family: toy, task: t, "
+        f"space: {{x: {{uniform: [0, 1]}}, driver: {os.getpid()}, marks: '{tmp_path / 'marks'}'}}}}\n"
+        "metric: [score, size]\nmode: [max, min]\nsearcher: pareto\nprior: {family: toy}\n"
+        f"samples: 6\nconcurrency: 2\nstorage_path: {tmp_path / 'ray'}\n"
+    )
+    _, output = invoke(tmp_path, "run", str(tmp_path / "exp.yaml"))  # interrupted by its third trial
+    assert (tmp_path / "interrupted").exists(), output
+    before = store.trials("toy/t")
+    assert 3 <= len(before) < 6, output
+    code, output = invoke(tmp_path, "run", str(tmp_path / "exp.yaml"), "--resume")
+    assert code == 0, output
+    assert "Resumed" in output, output
+    assert store.objectives("toy/t") == [("score", "max"), ("size", "min")]
+    trials = store.trials("toy/t")
+    assert len(trials) == 6 and trials["trial_id"].is_unique, trials
+    assert set(trials["status"]) == {"TERMINATED"}
+    assert trials[["score", "size"]].notna().all().all()
+    curves = store.curves("toy/t")
+    assert curves.groupby("trial_id")["training_iteration"].apply(list).tolist() == [[1, 2]] * 6
+    # The searcher resumed from the state Tune saved at the interruption: the resumed run's
+    # state (a later session's file) goes on from it, and was told each trial's two objectives once.
+    folder = tmp_path / "ray" / "resumable"
+    interrupted, resumed = (json.loads(p.read_text())["state"] for p in sorted(folder.glob("searcher-state-*")))
+    assert resumed["observations"][: len(interrupted["observations"])] == interrupted["observations"]
+    assert len(resumed["observations"]) == 6  # a searcher started afresh would miss the earlier trials
+    ops = resumed["extra"]["ops"]
+    assert ops[: len(interrupted["extra"]["ops"])] == interrupted["extra"]["ops"]
+    told = [op for op in ops if op[0] == "tell"]
+    assert len(told) == 6 and len({op[1] for op in told}) == 6 and all(len(op[2]) == 2 for op in told)
