@@ -29,13 +29,32 @@ def regret_matrix(
     sources: np.ndarray,
     tasks: list[TaskHistory],
     surrogates: list[TreeEnsemble],
+    *,
+    risk: float = 0.0,
 ) -> np.ndarray:
     """Normalized regret of each candidate on each task, ``(n_candidates, n_tasks)``.
 
     A candidate taken from task ``t``'s own trials keeps its observed regret there
     (``sources[j] = (t, row)``, or ``(-1, -1)`` for a candidate of no task).
+
+    Args:
+        candidates: ``(n_candidates, d)`` configs in the ordinal unit cube.
+        sources: ``(n_candidates, 2)`` rows ``(task, row)`` as above.
+        tasks: The training tasks.
+        surrogates: Each task's regret surrogate.
+        risk: Pessimism of the predicted regrets: the trees' mean plus ``risk`` times their
+            standard deviation (0: the mean). Where a task's trials hold a cliff (e.g. a
+            learning rate past which training diverges), the trees disagree near it, so a
+            config close to the cliff scores worse than its mean prediction.
     """
-    scores = np.column_stack([np.clip(m.predict(candidates), 0.0, 1.0) for m in surrogates])
+    if risk > 0:
+        columns = []
+        for model in surrogates:
+            mean, spread = model.predict_spread(candidates)
+            columns.append(mean + risk * spread)
+        scores = np.clip(np.column_stack(columns), 0.0, 1.0)
+    else:
+        scores = np.column_stack([np.clip(m.predict(candidates), 0.0, 1.0) for m in surrogates])
     for j, (t, row) in enumerate(sources):
         if t >= 0:
             scores[j, t] = tasks[t].regret[row]

@@ -72,6 +72,12 @@ class PriorConfig:
         trial_overhead: Cost of starting a trial (scheduling, start-up), in runtimes of a
             typical config; with ``"time"``, it keeps a very cheap but poor config from
             looking free.
+        portfolio_risk: Pessimism of the portfolio about predicted regrets, ``>= 0``: a
+            candidate scores, on each training task it was not observed on, the task
+            surrogate's mean regret plus ``portfolio_risk`` times the spread (standard
+            deviation) of its trees, clipped to [0, 1]. 0 (the default) uses the mean. A
+            positive value puts configs next to a cliff of the training tasks (e.g. a
+            learning rate past which some runs diverge) later in the portfolio.
         seed: Seed of the surrogates and of every random choice in fitting.
     """
 
@@ -83,6 +89,7 @@ class PriorConfig:
     category_noise: float = 0.2
     portfolio_objective: Literal["auto", "time", "trials"] = "auto"
     trial_overhead: float = 0.1
+    portfolio_risk: float = 0.0
     seed: int = 0
 
     def __post_init__(self) -> None:
@@ -99,6 +106,7 @@ class PriorConfig:
             "bounds_margin": 0 <= self.bounds_margin <= 1,
             "category_noise": 0 <= self.category_noise <= 1,
             "trial_overhead": self.trial_overhead >= 0,
+            "portfolio_risk": 0 <= self.portfolio_risk < float("inf"),
         }
         for name, ok in checks.items():
             if not ok:
@@ -365,7 +373,9 @@ class Prior:
                 candidates.append(task.unit[row])
                 sources.append((t, int(row)))
         cand = np.stack(candidates)
-        scores = regret_matrix(cand, np.array(sources), self._tasks, self._surrogates)
+        scores = regret_matrix(
+            cand, np.array(sources), self._tasks, self._surrogates, risk=self.config.portfolio_risk
+        )
         costs = None
         if self.config.portfolio_objective == "time" and self.cost_model is None:
             logger.warning(

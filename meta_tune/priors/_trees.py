@@ -41,6 +41,16 @@ class TreeEnsemble:
         mean = np.mean([tree.tree_.predict(rows) for tree in self.trees], axis=0)  # (n, 1) or (n, k, 1)
         return np.asarray(mean[:, 0] if mean.ndim == 2 else mean[:, :, 0])
 
+    def predict_spread(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The trees' mean and standard deviation, each ``(n,)`` (of the first output).
+
+        The spread is how much the trees disagree: large where few trials constrain the
+        prediction or where a cliff in the data falls between training points.
+        """
+        rows = np.ascontiguousarray(np.atleast_2d(x), dtype=np.float32)
+        per_tree = np.stack([tree.tree_.predict(rows).reshape(len(rows), -1)[:, 0] for tree in self.trees])
+        return per_tree.mean(axis=0), per_tree.std(axis=0)
+
 
 def fit_trees(x: np.ndarray, y: np.ndarray, *, seed: int, min_samples_leaf: int = 2) -> TreeEnsemble:
     """The trees ``ExtraTreesRegressor(n_estimators=24, min_samples_leaf, random_state=seed)`` grows.
