@@ -103,6 +103,11 @@ def default_concurrency(address: str | None) -> int:
 #: Checkpoints Tune keeps per trial: the latest, which is what resuming a trial needs (Tune
 #: deletes an older one only once a newer one is saved). Earlier epochs' are deleted.
 CHECKPOINTS_KEPT = 1
+#: With ``num_to_keep`` set, Tune snapshots the experiment state after every trial checkpoint
+#: (a copy of a few small files) and warns each time two come within this many seconds: on
+#: a run of short epochs, dozens of identical warnings. Keeping one checkpoint is meant, so
+#: the warning is off unless the user set the variable.
+_SNAPSHOT_WARNING = "TUNE_WARN_EXCESSIVE_EXPERIMENT_CHECKPOINT_SYNC_THRESHOLD_S"
 
 #: Seconds to wait for a Ray cluster's port to answer before saying it cannot be reached.
 CONNECT_TIMEOUT_S = 5.0
@@ -385,6 +390,8 @@ def run_experiment(
     resources = {"cpu": experiment.resources.cpu, "gpu": experiment.resources.gpu}
     trainable = tune.with_resources(_by_value(trainable), resources)
     storage_path = experiment.storage_path.expanduser().resolve()
+
+    os.environ.setdefault(_SNAPSHOT_WARNING, "0")
 
     def start() -> tune.Tuner:
         return tune.Tuner(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import numpy as np
@@ -161,8 +162,15 @@ def test_a_short_run_records_apart_and_keeps_one_checkpoint_per_trial(ray_sessio
         f"storage_path: {tmp_path / 'ray'}\n"
     )
     url = f"sqlite:///{tmp_path / 'store.db'}"
-    result = CliRunner().invoke(cli, ["--store", url, "run", str(tmp_path / "exp.yaml")])
+    snapshots = _Records()  # Ray's warning each time keeping one checkpoint forces a state snapshot
+    ray_logger = logging.getLogger("ray.tune.execution.experiment_state")
+    ray_logger.addHandler(snapshots)
+    try:
+        result = CliRunner().invoke(cli, ["--store", url, "run", str(tmp_path / "exp.yaml")])
+    finally:
+        ray_logger.removeHandler(snapshots)
     assert result.exit_code == 0, result.output
+    assert not [m for m in snapshots.messages if "snapshotting has been triggered" in m], snapshots.messages
     # 3 epochs are not the 6 of the image history: the trials go apart, and the user is told where.
     assert ("3 epochs per trial differ from the 6 of the image history: trials are recorded as "
             "image@e3/digits_0to4") in result.output
@@ -178,3 +186,14 @@ def test_a_short_run_records_apart_and_keeps_one_checkpoint_per_trial(ray_sessio
     result = CliRunner().invoke(cli, ["--store", url, "run", str(tmp_path / "exp.yaml"), "--cpus-per-trial", "3"])
     assert result.exit_code != 0
     assert "resources.cpu (--cpus-per-trial) is 3, but the local Ray has 2 CPU(s)" in str(result.exception)
+
+
+class _Records(logging.Handler):
+    """The messages logged to the loggers it is added to."""
+
+    def __init__(self) -> None:
+        super().__init__(level=logging.DEBUG)
+        self.messages: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.messages.append(record.getMessage())
