@@ -115,6 +115,17 @@ def build(
     return optuna_peer(method, scenario, metrics, seed)
 
 
+def _tasks(test: list[str], args: argparse.Namespace, scenario: str) -> list[str]:
+    """The meta-test tasks to run: ``--task-ids`` (meta-test tasks all), else the first ``--tasks``."""
+    if args.task_ids is None:
+        return test[: args.tasks]
+    listed = [t.strip() for t in args.task_ids.split(",") if t.strip()]
+    unknown = [t for t in listed if t not in test]
+    if unknown:
+        raise SystemExit(f"--task-ids {unknown} are not meta-test tasks of {scenario}; they are {test}")
+    return listed
+
+
 def markdown(table: pd.DataFrame) -> str:
     """The table as a Markdown table (index columns first)."""
     head = [*table.index.names, *[str(c) for c in table.columns]]
@@ -141,6 +152,7 @@ def main() -> pd.DataFrame:
         "--first-seed", type=int, default=0, help="run seeds first-seed .. first-seed+seeds-1"
     )
     parser.add_argument("--tasks", type=int, default=None, help="the first N meta-test tasks (default: all)")
+    parser.add_argument("--task-ids", default=None, help="instead: these meta-test tasks, comma-separated")
     parser.add_argument("--trials", type=int, default=100)
     parser.add_argument("--methods", default=",".join(METHODS))
     parser.add_argument("--data-dir", default=None)
@@ -156,7 +168,7 @@ def main() -> pd.DataFrame:
         split = meta_split(scenario)
         space = scenario.param_space()
         history = random_history(scenario, list(split.train), n_per_task=100, seed=0)
-        tasks = list(split.test)[: args.tasks]
+        tasks = _tasks(list(split.test), args, name)
         for metrics in PAIRS:
             modes = [scenario.mode(m) for m in metrics]
             start = time.perf_counter()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import importlib.util
 from pathlib import Path
 from types import ModuleType
@@ -109,3 +110,16 @@ def test_xgboost_first_run_example_tunes_with_the_shipped_prior(
     assert SearchSpace.from_tune(example.SPACE).check(config) is None
     # The refit for the example's space was cached for the next first run.
     assert len(list((tmp_path / "cache" / "priors").glob("*.json"))) == 1
+
+
+def test_multi_objective_bench_runs_the_meta_test_tasks_it_is_given() -> None:
+    bench = load("multi_objective_bench")
+    test = ["24", "28", "29", "32"]
+
+    def chosen(task_ids: str | None, tasks: int | None = None) -> list[str]:
+        return bench._tasks(test, argparse.Namespace(task_ids=task_ids, tasks=tasks), "rbv2_xgboost")
+
+    assert chosen(None) == test and chosen(None, 2) == ["24", "28"]
+    assert chosen("32, 24") == ["32", "24"]
+    with pytest.raises(SystemExit, match=r"\['7'\] are not meta-test tasks of rbv2_xgboost"):
+        chosen("24,7")
