@@ -68,6 +68,7 @@ def greedy_portfolio(
     costs: np.ndarray | None = None,
     *,
     overhead: float = 0.0,
+    cost_exponent: float = 1.0,
 ) -> list[int]:
     """Indices of ``size`` candidates chosen greedily, per trial or per second.
 
@@ -81,6 +82,8 @@ def greedy_portfolio(
             the weighted mean cost plus ``overhead``). Once no candidate reduces the regret,
             the rest are picked per trial, the cheaper first among equals.
         overhead: Cost of starting a trial, in the same units as ``costs``.
+        cost_exponent: Per second, the reduction is divided by (cost + ``overhead``) to this
+            power: 1 per second, 0 the same picks as per trial.
 
     Returns:
         The chosen candidate indices in the order they were picked.
@@ -88,7 +91,7 @@ def greedy_portfolio(
     best = np.ones(scores.shape[1])
     chosen: list[int] = []
     available = np.ones(scores.shape[0], dtype=bool)
-    expense = None if costs is None else costs @ task_weights + overhead
+    expense = None if costs is None else (costs @ task_weights + overhead) ** cost_exponent
     for _ in range(min(size, scores.shape[0])):
         mean_regret = np.minimum(best[None, :], scores) @ task_weights
         mean_regret[~available] = np.inf

@@ -72,6 +72,10 @@ class PriorConfig:
         trial_overhead: Cost of starting a trial (scheduling, start-up), in runtimes of a
             typical config; with ``"time"``, it keeps a very cheap but poor config from
             looking free.
+        cost_exponent: With ``"time"``, each pick's regret reduction is divided by its
+            expected cost (plus ``trial_overhead``) to this power, in [0, 1]: 1 (the
+            default) is the per-second greedy rule; 0 picks as ``"trials"`` does; between
+            them, a cheap config must promise more to come first.
         portfolio_risk: Pessimism of the portfolio about predicted regrets, ``>= 0``: a
             candidate scores, on each training task it was not observed on, the task
             surrogate's mean regret plus ``portfolio_risk`` times the spread (standard
@@ -94,6 +98,7 @@ class PriorConfig:
     category_noise: float = 0.2
     portfolio_objective: Literal["auto", "time", "trials"] = "auto"
     trial_overhead: float = 0.1
+    cost_exponent: float = 1.0
     portfolio_risk: float = 0.0
     seed: int = 0
 
@@ -111,6 +116,7 @@ class PriorConfig:
             "bounds_margin": 0 <= self.bounds_margin <= 1,
             "category_noise": 0 <= self.category_noise <= 1,
             "trial_overhead": self.trial_overhead >= 0,
+            "cost_exponent": 0 <= self.cost_exponent <= 1,
             "portfolio_risk": 0 <= self.portfolio_risk < float("inf"),
         }
         for name, ok in checks.items():
@@ -391,7 +397,12 @@ class Prior:
             assert self.cost_model is not None
             costs = cost_matrix(cand, np.array(sources), self._tasks, self.cost_model)
         chosen = greedy_portfolio(
-            scores, self.config.portfolio_size, self._meta_weights, costs, overhead=self.config.trial_overhead
+            scores,
+            self.config.portfolio_size,
+            self._meta_weights,
+            costs,
+            overhead=self.config.trial_overhead,
+            cost_exponent=self.config.cost_exponent,
         )
         logger.info(
             "Portfolio of %d configs chosen per %s: mean training regret %.4f after the first, "

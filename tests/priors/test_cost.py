@@ -10,6 +10,7 @@ import pytest
 from ray import tune
 
 import meta_tune.priors
+from meta_tune.errors import InvalidConfigError
 from meta_tune.priors import Prior
 from meta_tune.space import SearchSpace, flatten
 
@@ -90,6 +91,22 @@ def test_the_time_portfolio_puts_cheap_good_configs_first_at_little_regret(histo
     optimum = 0.7
     best = [max(accuracy(c, optimum) for c in p.portfolio[:4]) for p in (per_second, per_trial)]
     assert best[0] > best[1] - 0.02
+
+
+def test_the_cost_exponent_moves_the_portfolio_from_per_second_to_per_trial(history: pd.DataFrame) -> None:
+    per_trial = fit(history, portfolio_objective="trials").portfolio
+    assert fit(history, cost_exponent=0.0).portfolio == per_trial  # costs to the power 0: per trial
+    assert fit(history, cost_exponent=1.0).portfolio == fit(history).portfolio
+    halfway = fit(history, cost_exponent=0.5)
+    per_second = fit(history)
+
+    def cost(prior: Prior) -> float:
+        return sum(prior.expected_cost(c) for c in prior.portfolio[:4])  # type: ignore[misc]
+
+    assert cost(per_second) <= cost(halfway) <= sum(halfway.expected_cost(c) for c in per_trial[:4])
+    for bad in (-0.1, 1.5, float("nan")):
+        with pytest.raises(InvalidConfigError, match="cost_exponent"):
+            fit(history, cost_exponent=bad)
 
 
 def test_a_history_without_runtimes_is_cost_blind_and_says_so_once(caplog: pytest.LogCaptureFixture) -> None:
