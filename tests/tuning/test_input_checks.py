@@ -11,35 +11,17 @@ from typing import Any
 
 import numpy as np
 import pytest
-from click.testing import CliRunner
 from ray import tune
 
 import meta_tune.tuning
-from meta_tune.cli._main import cli
 from meta_tune.errors import InvalidConfigError
 from meta_tune.store import Store
 from meta_tune.tuning import Experiment, load_experiment
 from meta_tune.tuning._run import check_experiment, check_reachable, task_names
 from tests.conftest import REPO_ROOT
+from tests.tuning.conftest import invoke
 
 SPACE = {"lr": tune.loguniform(1e-4, 1e-1)}
-
-
-@pytest.fixture
-def no_ray(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Starting Ray fails the test: every check must come before it."""
-
-    def refuse(*args: Any, **kwargs: Any) -> None:
-        raise AssertionError("Ray was started before the input was checked")
-
-    monkeypatch.setattr(meta_tune.tuning, "ray_runtime", refuse)
-
-
-def invoke(tmp_path: Path, *args: str) -> tuple[int, str]:
-    """Run ``meta-tune`` on a fresh store; its exit code and what it printed (errors included)."""
-    result = CliRunner().invoke(cli, ["--store", f"sqlite:///{tmp_path / 'store.db'}", *args])
-    message = str(result.exception) if result.exception and not isinstance(result.exception, SystemExit) else ""
-    return result.exit_code, result.output + message
 
 
 # ---------------------------------------------------------------------------- ranges

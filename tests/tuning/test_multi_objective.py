@@ -12,34 +12,16 @@ import numpy as np
 import pandas as pd
 import pytest
 import yaml
-from click.testing import CliRunner
 
-import meta_tune.tuning
 from meta_tune import searchers
-from meta_tune.cli._main import cli
 from meta_tune.errors import InvalidConfigError
 from meta_tune.priors import pareto_mask
 from meta_tune.store import Store, StoreCallback
 from meta_tune.tuning import load_experiment
+from tests.tuning.conftest import invoke
 
 BASE = "trainable: {family: image, task: digits_0to4, epochs: 1, constants: {width: 8, blocks: 1}}\n"
 TWO = "metric: [accuracy, time_total_s]\nmode: [max, min]\n"
-
-
-@pytest.fixture
-def no_ray(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Starting Ray fails the test: every check must come before it."""
-
-    def refuse(*args: Any, **kwargs: Any) -> None:
-        raise AssertionError("Ray was started before the input was checked")
-
-    monkeypatch.setattr(meta_tune.tuning, "ray_runtime", refuse)
-
-
-def invoke(tmp_path: Path, *args: str) -> tuple[int, str]:
-    result = CliRunner().invoke(cli, ["--store", f"sqlite:///{tmp_path / 'store.db'}", *args])
-    message = str(result.exception) if result.exception and not isinstance(result.exception, SystemExit) else ""
-    return result.exit_code, result.output + message
 
 
 def test_a_file_with_several_metrics_gets_pareto_and_fifo_and_dry_runs_as_it_was_written(tmp_path: Path) -> None:
