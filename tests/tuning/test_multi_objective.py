@@ -238,12 +238,13 @@ from ray import tune
 
 def train(config):
     started = Path(config["marks"])
-    (started / os.urandom(4).hex()).touch()
     for step in range(2):
         time.sleep(0.2)
         tune.report({"score": 1.0 - (config["x"] - 0.3) ** 2, "size": config["x"] + step})
+        if step == 0:  # a trial counts once it has reported (the store has it), not when it starts
+            (started / os.urandom(4).hex()).touch()
     if len(list(started.iterdir())) >= 3:
-        try:  # once three trials have started, the first to end its reports interrupts the run (Ctrl-C)
+        try:  # once three trials have reported, the first to end its reports interrupts the run (Ctrl-C)
             (started.parent / "interrupted").mkdir()
         except FileExistsError:
             return
